@@ -1,0 +1,180 @@
+"""Measure wall time and draw request timelines.
+
+    with timed() as t:             # or: async with timed() as t:
+        ...
+    t.seconds
+
+    timeline = Timeline("Three calls, one after another")
+    async with timeline.span("weather"):
+        ...
+    result = await timeline.track("flights", fetch(...))   # handy inside gather()
+    timeline.plot()
+
+A timeline is a list of spans (label, start, end) on the time.perf_counter() clock;
+a horizontal bar per span makes overlap, and so concurrency, visible.
+"""
+import time
+from dataclasses import dataclass
+
+COLOURS = {"run": "#3b76c4", "wait": "#d0d4da", "failed": "#d9534f", "blocked": "#e8a33d"}
+
+
+class timed:
+    """Wall-clock time of a block, sync or async. `.seconds` is set when the block ends."""
+
+    def __init__(self):
+        self.start = self.end = None
+
+    @property
+    def seconds(self):
+        end = self.end if self.end is not None else time.perf_counter()
+        return end - self.start
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.end = time.perf_counter()
+        return False
+
+    async def __aenter__(self):
+        return self.__enter__()
+
+    async def __aexit__(self, *exc):
+        return self.__exit__(*exc)
+
+    def __repr__(self):
+        return f"<timed {self.seconds:.3f} s>" if self.start is not None else "<timed, not started>"
+
+
+@dataclass
+class Span:
+    label: str
+    start: float
+    end: float
+    kind: str = "run"  # run, wait, failed or blocked: the bar's colour
+    row: str = ""      # spans with the same row share a line (wait + run of one request)
+
+    @property
+    def seconds(self):
+        return self.end - self.start
+
+
+class _SpanRecorder:
+    def __init__(self, timeline, label, kind):
+        self.timeline, self.label, self.kind = timeline, label, kind
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        kind = self.kind if exc_type is None else "failed"
+        self.timeline.add(self.label, self.start, time.perf_counter(), kind=kind)
+        return False
+
+    async def __aenter__(self):
+        return self.__enter__()
+
+    async def __aexit__(self, *exc):
+        return self.__exit__(*exc)
+
+
+class Timeline:
+    def __init__(self, title=""):
+        self.title = title
+        self.spans: list[Span] = []
+
+    def add(self, label, start, end, *, kind="run", row=None):
+        self.spans.append(Span(label, start, end, kind, row if row is not None else label))
+        return self
+
+    def span(self, label, kind="run"):
+        """Context manager (with / async with) that records the block as one span."""
+        return _SpanRecorder(self, label, kind)
+
+    async def track(self, label, awaitable, kind="run"):
+        """Await `awaitable`, recording it as a span; returns its result."""
+        with self.span(label, kind):
+            return await awaitable
+
+    # --- reading it -------------------------------------------------------
+    @property
+    def start(self):
+        return min(s.start for s in self.spans)
+
+    @property
+    def end(self):
+        return max(s.end for s in self.spans)
+
+    @property
+    def wall(self):
+        """Seconds from the first start to the last end."""
+        return self.end - self.start if self.spans else 0.0
+
+    def busy(self, kinds=("run",)):
+        """Sum of the spans' own durations: what it would take one after another."""
+        return sum(s.seconds for s in self.spans if s.kind in kinds)
+
+    def peak_overlap(self, kinds=("run",)):
+        """The most spans running at the same instant."""
+        edges = []
+        for s in self.spans:
+            if s.kind in kinds:
+                edges += [(s.start, 1), (s.end, -1)]
+        peak = running = 0
+        for _, step in sorted(edges, key=lambda e: (e[0], e[1])):  # ends before starts at a tie
+            running += step
+            peak = max(peak, running)
+        return peak
+
+    def __len__(self):
+        return len(self.spans)
+
+    def __repr__(self):
+        return f"<Timeline {self.title!r}: {len(self.spans)} spans, {self.wall:.2f} s wall>"
+
+    # --- drawing -----------------------------------------------------------
+    def plot(self, ax=None, *, show=True, note=None):
+        """One horizontal bar per row, from start to end, in seconds from the first start."""
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+
+        if not self.spans:
+            raise ValueError("This timeline has no spans yet: run the demo that fills it first.")
+        rows = list(dict.fromkeys(s.row for s in self.spans))
+        own_figure = ax is None
+        if own_figure:
+            fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.3))
+        t0 = self.start
+        for s in self.spans:
+            y = len(rows) - 1 - rows.index(s.row)
+            ax.barh(y, s.seconds, left=s.start - t0, height=0.6,
+                    color=COLOURS.get(s.kind, COLOURS["run"]), edgecolor="white")
+        ax.set_yticks(range(len(rows)), list(reversed(rows)))
+        ax.set_xlabel("seconds")
+        ax.set_xlim(0, max(self.wall * 1.05, 0.01))
+        ax.set_title(self.title + (f"\n{note}" if note else ""), fontsize=11)
+        kinds = list(dict.fromkeys(s.kind for s in self.spans))
+        if len(kinds) > 1:
+            ax.legend(handles=[Patch(color=COLOURS.get(k, COLOURS["run"]), label=k) for k in kinds],
+                      loc="lower right", fontsize=8)
+        ax.grid(axis="x", alpha=0.3)
+        if own_figure:
+            fig.tight_layout()
+            if show:
+                plt.show()
+                return None
+            return fig
+        return None
+
+
+def ratio(measured, reference):
+    """A measured time relative to a reference, for stable prose: 'about 3x'."""
+    return measured / reference if reference else float("inf")
+
+
+def about(value, unit="s"):
+    """Round a measurement for text that nbval compares: 0.75 -> 'about 0.8 s'."""
+    return f"about {value:.1f} {unit}"

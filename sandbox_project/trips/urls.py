@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("health/", views.health, name="health"),
+    path("cities/", views.city_list, name="city-list"),
+    path("cities/<slug:slug>/", views.city_detail, name="city-detail"),
+    path("forecast/<slug:slug>/", views.forecast, name="forecast"),
+    path("dashboard/<slug:slug>/", views.dashboard, name="dashboard"),
+]
