@@ -26,24 +26,24 @@ def setup_check():
     """Print versions and problems; return the list of problems (empty when all is well)."""
     problems = []
     pinned = pins()
-    print(f"Python      {sys.version.split()[0]}")
+    print(f"Python        {sys.version.split()[0]}")
     if sys.version_info < (3, 12):
         problems.append("Python is older than 3.12: Django 6 needs 3.12 or newer.")
     for name in PACKAGES:
         try:
             version = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            print(f"{name:<12}MISSING")
+            print(f"{name:<14}MISSING")
             problems.append(f"{name} is not installed: run `make lab` (or pip install -r requirements.txt).")
             continue
         want = pinned.get(name)
         flag = "" if want in (None, version) else f"   (the course pins {want})"
-        print(f"{name:<12}{version}{flag}")
+        print(f"{name:<14}{version}{flag}")
     try:
         asyncio.get_running_loop()
-        print("Event loop  running in this thread: top-level await works")
+        print("Event loop    running in this thread: top-level await works")
     except RuntimeError:
-        print("Event loop  none in this thread (not a Jupyter kernel?)")
+        print("Event loop    none in this thread (not a Jupyter kernel?)")
     if os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE"):
         problems.append("DJANGO_ALLOW_ASYNC_UNSAFE is set: unset it, it hides the errors the course shows.")
     try:

@@ -65,10 +65,11 @@ def report(chapters):
         for exercise in chapter.exercises.values():
             entry = data.get(exercise.id, {})
             mark = "✓" if entry.get("passed") else ("…" if entry.get("attempts") else "·")
-            detail = f"{entry.get('attempts', 0)} tries" if entry.get("attempts") else "not tried"
-            if entry.get("hints"):
-                detail += f", {entry['hints']} hints"
-            lines.append(f"  {mark} {exercise.id:<28} {exercise.title:<44} {detail}")
+            attempts, hints = entry.get("attempts", 0), entry.get("hints", 0)
+            detail = f"{attempts} {'try' if attempts == 1 else 'tries'}" if attempts else "not tried"
+            if hints:
+                detail += f", {hints} {'hint' if hints == 1 else 'hints'}"
+            lines.append(f"  {mark} {exercise.id:<26} {exercise.title[:50]:<50} {detail}")
             total += 1
             passed += bool(entry.get("passed"))
     lines.append(f"{passed} of {total} exercises passed.")

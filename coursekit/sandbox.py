@@ -41,7 +41,6 @@ def setup(*, quiet=False):
 
         print(f"Sandbox ready: Tripboard on Django {django.get_version()}, "
               + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")
-    return counts
 
 
 def database_path():

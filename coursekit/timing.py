@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 COLOURS = {"run": "#3b76c4", "wait": "#d0d4da", "failed": "#d9534f", "blocked": "#e8a33d"}
+LABELS = {"run": "running", "wait": "waiting"}
 
 
 class timed:
@@ -158,7 +159,7 @@ class Timeline:
         ax.set_title(self.title + (f"\n{note}" if note else ""), fontsize=11)
         kinds = list(dict.fromkeys(s.kind for s in self.spans))
         if len(kinds) > 1:
-            ax.legend(handles=[Patch(color=COLOURS.get(k, COLOURS["run"]), label=k) for k in kinds],
+            ax.legend(handles=[Patch(color=COLOURS.get(k, COLOURS["run"]), label=LABELS.get(k, k)) for k in kinds],
                       loc="lower right", fontsize=8)
         ax.grid(axis="x", alpha=0.3)
         if own_figure:

@@ -120,10 +120,13 @@ class Upstream:
             self.in_flight -= 1
             self.calls.append(Call(service, city, start, time.perf_counter(), status))
 
+    async def _index(self, request):
+        return web.json_response({"services": sorted(self.latency)})
+
     def app(self):
         app = web.Application()
         app.router.add_get("/{service}/{city}", self._handle)
-        app.router.add_get("/", lambda request: web.json_response({"services": sorted(self.latency)}))
+        app.router.add_get("/", self._index)
         return app
 
     async def start(self, host="127.0.0.1", port=0):
