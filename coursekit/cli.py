@@ -5,6 +5,7 @@ import secrets
 import shutil
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,8 @@ def cmd_exercises(args):
 def cmd_execute(args):
     from .authoring import execute, generate_exercises, lesson_and_solution_notebooks
 
+    # The checks in these notebooks record progress: keep that out of your own .progress.json.
+    os.environ.setdefault("COURSEKIT_PROGRESS_FILE", os.path.join(tempfile.mkdtemp(), "progress.json"))
     paths = [Path(p) for p in args.paths] or lesson_and_solution_notebooks()
     for path in paths:
         seconds = execute(path)

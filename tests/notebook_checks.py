@@ -77,10 +77,18 @@ def run_twice_and_inspect(path):
     nb = nbformat.read(path, as_version=4)
     client = _client(nb, path)
     problems = []
+    def inspect():
+        # nbclient writes a cell's outputs back into nb.cells[index]: give it a slot.
+        cell = nbformat.v4.new_code_cell(INSPECT)
+        nb.cells.append(cell)
+        try:
+            client.execute_cell(cell, len(nb.cells) - 1)
+        finally:
+            nb.cells.pop()
+        return json.loads(cell.outputs[-1]["text"])
+
     with client.setup_kernel():
-        baseline_cell = nbformat.v4.new_code_cell(INSPECT)
-        client.execute_cell(baseline_cell, 0)
-        baseline = json.loads(baseline_cell.outputs[-1]["text"])
+        baseline = inspect()
         for run in (1, 2):
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
@@ -89,9 +97,7 @@ def run_twice_and_inspect(path):
                 client.execute_cell(cell, index)
                 for error in _errors(cell):
                     problems.append(f"run {run}, cell {index}: {error.ename}: {error.evalue}")
-        after_cell = nbformat.v4.new_code_cell(INSPECT)
-        client.execute_cell(after_cell, len(nb.cells))
-        after = json.loads(after_cell.outputs[-1]["text"])
+        after = inspect()
     new_threads = sorted(set(after["threads"]) - set(baseline["threads"]))
     leaked_threads = [t for t in new_threads if not t.startswith(ALLOWED_THREAD_PREFIXES)]
     if leaked_threads:
