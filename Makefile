@@ -38,7 +38,8 @@ lock: setup
 	$(PY) -m uv pip compile requirements.in -o requirements.txt --python-version 3.12 --no-header --annotation-style line -q
 
 html: setup
-	$(PY) -m jupyter nbconvert --to html --output-dir site notebooks/*.ipynb solutions/*.ipynb
+	$(PY) -m jupyter nbconvert --to html --output-dir site/notebooks notebooks/*.ipynb
+	$(PY) -m jupyter nbconvert --to html --output-dir site/solutions solutions/*.ipynb
 
 clean:
 	rm -rf .venv site
