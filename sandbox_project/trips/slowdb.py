@@ -21,9 +21,14 @@ def _sleep_ms(ms):
     return ms
 
 
-def _register(sender, connection, **kwargs):
+def add_to(connection):
+    """Register the function on one open Django connection."""
     if connection.vendor == "sqlite":
         connection.connection.create_function(FUNCTION, 1, _sleep_ms)
+
+
+def _register(sender, connection, **kwargs):
+    add_to(connection)
 
 
 def install():
