@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("cities/<slug:slug>/", views.city_detail, name="city-detail"),
     path("forecast/<slug:slug>/", views.forecast, name="forecast"),
     path("dashboard/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("async/", include("trips.async_urls")),
 ]
