@@ -130,7 +130,10 @@ class Upstream:
         return app
 
     async def start(self, host="127.0.0.1", port=0):
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        # handler_cancellation: when a client gives up, its handler is cancelled (logged as 499)
+        # instead of running on and inflating in_flight for whatever is measured next.
+        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                                     handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()

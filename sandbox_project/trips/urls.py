@@ -9,5 +9,6 @@ urlpatterns = [
     path("cities/<slug:slug>/", views.city_detail, name="city-detail"),
     path("forecast/<slug:slug>/", views.forecast, name="forecast"),
     path("dashboard/<slug:slug>/", views.dashboard, name="dashboard"),
+    path("async/", include("trips.async_urls")),
     path("orm/", include("trips.orm_urls")),
 ]

@@ -1,0 +1,12 @@
+"""URLs of the async views, mounted under /async/ beside the sync ones."""
+from django.urls import path
+
+from . import async_views
+
+urlpatterns = [
+    path("dashboard/<slug:slug>/", async_views.dashboard, name="async-dashboard"),
+    path("resilient/<slug:slug>/", async_views.resilient_dashboard, name="async-resilient"),
+    path("cities/<slug:slug>/weather/", async_views.CityWeatherView.as_view(), name="async-city-weather"),
+    path("countdown/", async_views.countdown, name="async-countdown"),
+    path("stream/<slug:slug>/", async_views.weather_stream, name="async-weather-stream"),
+]

@@ -1,0 +1,110 @@
+"""Tripboard's async views (chapter 03): the same pages as views.py, done concurrently.
+
+Served under ASGI (uvicorn, daphne, AsyncClient) each view runs on the server's event
+loop. Under WSGI Django still runs them, in a one-off event loop per request: they work,
+but streaming responses are collected before anything is sent.
+"""
+import asyncio
+import json
+import time
+
+import aiohttp
+from django.http import JsonResponse, StreamingHttpResponse
+from django.views import View
+from django.views.decorators.http import require_GET
+
+from . import upstream
+from .models import City
+
+# The dashboard's budget for all upstream calls together, in seconds.
+DASHBOARD_BUDGET = 1.0
+
+
+async def dashboard(request, slug):
+    """Three upstream services at once: the page takes about the slowest call, not the sum."""
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(upstream.fetch(session, s, slug) for s in upstream.SERVICES))
+    data = dict(zip(upstream.SERVICES, answers))
+    data["city"] = slug
+    data["elapsed"] = round(time.perf_counter() - started, 3)
+    return JsonResponse(data)
+
+
+async def _within(budget, coro):
+    async with asyncio.timeout(budget):
+        return await coro
+
+
+@require_GET
+async def resilient_dashboard(request, slug):
+    """Partial results instead of a 500: each service gets the time budget; failures are reported.
+
+    status is "ok" when every service answered, "partial" when some did, and the
+    response is 503 only when none did.
+    """
+    budget = float(request.GET.get("budget", DASHBOARD_BUDGET))
+    started = time.perf_counter()
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(
+            *(_within(budget, upstream.fetch(session, s, slug)) for s in upstream.SERVICES),
+            return_exceptions=True,
+        )
+    data, errors = {"city": slug}, {}
+    for service, answer in zip(upstream.SERVICES, answers):
+        if isinstance(answer, TimeoutError):
+            errors[service] = f"no answer within {budget:g} s"
+        elif isinstance(answer, Exception):
+            errors[service] = str(answer)
+        else:
+            data[service] = answer
+    data["errors"] = errors
+    data["status"] = "ok" if not errors else "partial" if len(errors) < len(upstream.SERVICES) else "failed"
+    data["elapsed"] = round(time.perf_counter() - started, 3)
+    return JsonResponse(data, status=503 if data["status"] == "failed" else 200)
+
+
+class CityWeatherView(View):
+    """An async class-based view: every handler is `async def` (mixing raises ImproperlyConfigured)."""
+
+    async def get(self, request, slug):
+        city = await City.objects.filter(slug=slug).afirst()
+        if city is None:
+            return JsonResponse({"error": f"no city {slug!r}"}, status=404)
+        async with aiohttp.ClientSession() as session:
+            weather = await upstream.fetch(session, "weather", slug)
+        return JsonResponse({"city": city.name, "weather": weather})
+
+
+async def _countdown(n, pause):
+    for i in range(n, 0, -1):
+        yield f"{i}\n"
+        await asyncio.sleep(pause)
+    yield "lift-off\n"
+
+
+async def countdown(request):
+    """StreamingHttpResponse over an async generator: each line is sent as soon as it exists."""
+    n = min(int(request.GET.get("n", 3)), 20)
+    pause = min(float(request.GET.get("pause", 0.1)), 2.0)
+    return StreamingHttpResponse(_countdown(n, pause), content_type="text/plain")
+
+
+async def _weather_events(slug, count):
+    async with aiohttp.ClientSession() as session:
+        for n in range(1, count + 1):
+            try:
+                data = await upstream.fetch(session, "weather", slug)
+                yield f"id: {n}\nevent: weather\ndata: {json.dumps(data)}\n\n"
+            except upstream.UpstreamError as exc:
+                yield f"id: {n}\nevent: error\ndata: {json.dumps({'error': str(exc)})}\n\n"
+
+
+async def weather_stream(request, slug):
+    """Server-sent events: `count` weather readings, one event per upstream answer."""
+    count = min(int(request.GET.get("count", 3)), 50)
+    response = StreamingHttpResponse(_weather_events(slug, count), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
