@@ -36,3 +36,44 @@ def timed_spin(iterations):
     start = time.perf_counter()
     spin(iterations)
     return start, time.perf_counter()
+
+
+async def in_processes(iterations, jobs=4, workers=2):
+    """Run `jobs` × timed_spin(iterations) in a pool of `workers` processes.
+
+    The pool lives in a short-lived helper process, so no worker, fork server or
+    resource tracker outlives the measurement (a pool made in the kernel would leave
+    some of those running for the kernel's whole life). Returns (submitted_at, spans),
+    all on the shared time.perf_counter() clock.
+    """
+    import asyncio
+    import json
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "coursekit.workloads", str(iterations), str(jobs), str(workers),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"the process pool failed: {err.decode()[-500:]}")
+    result = json.loads(out)
+    return result["submitted"], [tuple(span) for span in result["spans"]]
+
+
+def _pool_main(iterations, jobs, workers):
+    import concurrent.futures
+    import json
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        list(pool.map(spin, [1] * workers))  # start every worker before the clock starts
+        submitted = time.perf_counter()
+        spans = list(pool.map(timed_spin, [iterations] * jobs))
+    print(json.dumps({"submitted": submitted, "spans": spans}))
+
+
+if __name__ == "__main__":
+    import sys
+
+    _pool_main(*(int(arg) for arg in sys.argv[1:4]))
