@@ -45,6 +45,8 @@ def cmd_execute(args):
 
 def port_is_free(port):
     with socket.socket() as sock:
+        # As the server itself will: a port in TIME_WAIT (a lab that just stopped) is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
             return True

@@ -42,7 +42,7 @@ class Prediction:
 
             picker.observe(on_pick, names="value")
             button.on_click(on_commit)
-            self._box = w.VBox([w.HTML(f"<b>🤔 Predict:</b> {html.escape(self.question)}"), picker,
+            self._box = w.VBox([w.HTML(f"<b>Predict:</b> {html.escape(self.question)}"), picker,
                                 w.HBox([button, status])])
         return self._box
 
@@ -54,14 +54,14 @@ class Prediction:
 
     # --- how it displays ----------------------------------------------------
     def text(self):
-        lines = [f"🤔 Predict: {self.question}"]
+        lines = [f"Predict: {self.question}"]
         lines += [f"  ({_LETTERS[i]}) {o}" for i, o in enumerate(self.options)]
         lines.append("Commit to an answer (write it down), then run the next cell.")
         return "\n".join(lines)
 
     def html(self):
         items = "".join(f"<li>({_LETTERS[i]}) {html.escape(o)}</li>" for i, o in enumerate(self.options))
-        return (f"<div><b>🤔 Predict:</b> {html.escape(self.question)}<ul style='list-style:none'>{items}</ul>"
+        return (f"<div><b>Predict:</b> {html.escape(self.question)}<ul style='list-style:none'>{items}</ul>"
                 "<i>Commit to an answer (write it down), then run the next cell.</i></div>")
 
     def _repr_mimebundle_(self, include=None, exclude=None):
