@@ -52,24 +52,30 @@ async def trip_page(request):
 
 
 async def slow(request):
-    """One slow query (?s=seconds): it reports which thread ran it and when."""
+    """One slow query (?s=seconds): it reports which thread ran it and when.
+
+    start/end: when the view awaited the query and got its answer; db: the thread that ran
+    the SQL and when the database was busy with it (all on the time.perf_counter() clock).
+    """
     seconds = float(request.GET.get("s", "0.2"))
     started = time.perf_counter()
-    await slowdb.slow_query(seconds).afirst()
-    return JsonResponse({"start": started, "end": time.perf_counter(), "loop_thread": threading.current_thread().name})
+    db = await slowdb.anap(seconds)
+    return JsonResponse({"start": started, "end": time.perf_counter(), "loop_thread": threading.current_thread().name,
+                         "db": db})
 
 
 async def slow_gather(request):
-    """Three slow queries with asyncio.gather, inside one request."""
+    """Three (?n=) slow queries with asyncio.gather, inside one request; spans and db as in `slow`."""
     seconds = float(request.GET.get("s", "0.2"))
+    n = int(request.GET.get("n", "3"))
 
     async def one():
         started = time.perf_counter()
-        await slowdb.slow_query(seconds).afirst()
-        return [started, time.perf_counter()]
+        db = await slowdb.anap(seconds)
+        return [started, time.perf_counter()], db
 
-    spans = await asyncio.gather(one(), one(), one())
-    return JsonResponse({"spans": spans})
+    results = await asyncio.gather(*(one() for _ in range(n)))
+    return JsonResponse({"spans": [span for span, _ in results], "db": [db for _, db in results]})
 
 
 async def whoami(request):

@@ -2,6 +2,7 @@
 from django.test import AsyncClient, TestCase
 
 from trips import slowdb
+from trips.models import City
 from trips.seed import seed
 
 
@@ -50,3 +51,41 @@ class OrmViewTests(TestCase):
         started = time.perf_counter()
         self.assertEqual(slowdb.slow_query(0.05).get().slug, "kyoto")
         self.assertGreaterEqual(time.perf_counter() - started, 0.045)
+
+    def test_nap_reports_thread_and_times(self):
+        import threading
+
+        from django.db import connection
+
+        connection.ensure_connection()
+        slowdb.add_to(connection)
+        report = slowdb.nap(0.02)
+        self.assertEqual(report["thread"], threading.current_thread().name)
+        self.assertGreaterEqual(report["end"] - report["start"], 0.015)
+        self.assertEqual(set(City.objects.annotate(t=slowdb.SqlThread()).values_list("t", flat=True)),
+                         {threading.current_thread().name})
+
+
+class SlowViewTests(TestCase):
+    """The slow views need the SQL functions on connections the views open themselves."""
+
+    @classmethod
+    def setUpTestData(cls):
+        seed()
+
+    def setUp(self):
+        from django.db import connection
+
+        connection.ensure_connection()
+        slowdb.add_to(connection)   # the test's own (already open) connection
+
+    async def test_gather_reports_each_query(self):
+        data = (await AsyncClient().get("/orm/slow/gather/?s=0.01&n=2")).json()
+        self.assertEqual(len(data["spans"]), 2)
+        self.assertEqual(len(data["db"]), 2)
+        self.assertTrue(all(d["end"] >= d["start"] for d in data["db"]))
+
+    async def test_slow_reports_db_thread(self):
+        data = (await AsyncClient().get("/orm/slow/?s=0.01")).json()
+        self.assertIn("thread", data["db"])
+        self.assertLessEqual(data["start"], data["db"]["start"])
