@@ -116,7 +116,7 @@ async def check_trip_summary(ctx, trip_summary):
                got=f"calls to {services}")
     if _peak(calls) == 1:
         raise _sequential_fail(calls, wall)
-    ctx.expect(_peak(calls) == 3 and wall < 0.45,
+    ctx.expect(_peak(calls) == 3 and wall < 0.65,
                expected="all three calls in flight together, about 0.3 s in all (the sum is 0.75 s)",
                got=f"at most {_peak(calls)} at once, {wall:.2f} s", nudge="Gather all three calls at once.")
     # The budget: hotels hangs for 1.6 s; the view must answer 504 after about 1 s.
@@ -212,10 +212,11 @@ async def check_graceful(ctx, city_panel):
         if status == "ok":
             if _peak(calls) == 1:
                 raise _sequential_fail(calls, wall)
-            ctx.expect(wall < 0.45, expected="about 0.3 s when every service answers (the calls overlap)",
+            ctx.expect(_peak(calls) == 3 and wall < 0.65,
+                       expected="about 0.3 s when every service answers (the calls overlap)",
                        got=f"{wall:.2f} s", nudge="Gather the three calls at once.")
         if "hangs" in situation:
-            ctx.expect(wall < 0.9, expected="the page after about 0.5 s, without the hanging service",
+            ctx.expect(wall < 1.2, expected="the page after about 0.5 s, without the hanging service",
                        got=f"{wall:.2f} s", nudge="Give each call 0.5 s with `asyncio.timeout(0.5)`.")
     return "One broken or slow service costs the page one panel, not the whole page, and the status says so."
 
@@ -327,7 +328,7 @@ async def check_launch_events(ctx, launch_events):
                        f"{len(chunks)} chunk(s), the first only after {chunks[0][0]:.2f} s: the stream was buffered",
                        "Return a StreamingHttpResponse over an async generator (not a list or an HttpResponse)."
                        + sync_note)
-        ctx.expect(chunks[0][0] < 0.08, expected=f"{what}: the first event at once",
+        ctx.expect(chunks[0][0] < 0.15, expected=f"{what}: the first event at once",
                    got=f"the first chunk after {chunks[0][0]:.2f} s",
                    nudge="Yield the first tick before the first pause.")
         ctx.expect(0.08 * n <= chunks[-1][0] < 0.1 * n + 0.3, expected=f"{what}: about {0.1 * n:.1f} s in all",

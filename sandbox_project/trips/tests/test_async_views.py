@@ -122,3 +122,17 @@ class AsyncViewTests(TestCase):
         self.assertTrue(session.closed)
         self.assertEqual(first.json()["hotels"], payload("hotels", "kyoto"))
         self.assertEqual(second.json()["weather"], payload("weather", "oslo"))
+
+    async def test_coursekit_mounted_serves_notebook_views_beside_the_project(self):
+        from django.http import JsonResponse
+        from django.urls import path
+
+        from coursekit.routes import mounted
+
+        async def hello(request):
+            return JsonResponse({"hello": "world"})
+
+        with mounted(path("hello/", hello)):
+            self.assertEqual((await AsyncClient().get("/hello/")).json(), {"hello": "world"})
+            self.assertEqual((await AsyncClient().get("/health/")).status_code, 200)
+        self.assertEqual((await AsyncClient().get("/hello/")).status_code, 404)
