@@ -6,6 +6,7 @@ but streaming responses are collected before anything is sent.
 """
 import asyncio
 import json
+import threading
 import time
 
 import aiohttp
@@ -20,11 +21,57 @@ from .models import City
 DASHBOARD_BUDGET = 1.0
 
 
+async def ping(request):
+    """The smallest async view: where did it run? (Under WSGI: a new loop on a new thread each time.)"""
+    return JsonResponse({"status": "ok", "loop": id(asyncio.get_running_loop()),
+                         "thread": threading.current_thread().name})
+
+
+def ping_sync(request):
+    """The same page as a sync view, for comparison. (Under ASGI: on a worker thread, no loop.)"""
+    try:
+        loop = id(asyncio.get_running_loop())
+    except RuntimeError:
+        loop = None
+    return JsonResponse({"status": "ok", "loop": loop, "thread": threading.current_thread().name})
+
+
+# One aiohttp ClientSession per event loop, reused by every request that runs on that loop
+# (under ASGI: all of them). A session is bound to the loop it was created on.
+_sessions = {}
+
+
+def shared_session():
+    loop = asyncio.get_running_loop()
+    session = _sessions.get(loop)
+    if session is None or session.closed:
+        session = _sessions[loop] = aiohttp.ClientSession()
+    return session
+
+
+async def close_shared_session():
+    """Close this loop's shared session (at server shutdown; in a notebook, before it ends)."""
+    session = _sessions.pop(asyncio.get_running_loop(), None)
+    if session is not None:
+        await session.close()
+
+
 async def dashboard(request, slug):
     """Three upstream services at once: the page takes about the slowest call, not the sum."""
     started = time.perf_counter()
     async with aiohttp.ClientSession() as session:
         answers = await asyncio.gather(*(upstream.fetch(session, s, slug) for s in upstream.SERVICES))
+    data = dict(zip(upstream.SERVICES, answers))
+    data["city"] = slug
+    data["elapsed"] = round(time.perf_counter() - started, 3)
+    return JsonResponse(data)
+
+
+async def shared_dashboard(request, slug):
+    """The dashboard on the shared session: its connections to the services are kept and reused."""
+    started = time.perf_counter()
+    session = shared_session()
+    answers = await asyncio.gather(*(upstream.fetch(session, s, slug) for s in upstream.SERVICES))
     data = dict(zip(upstream.SERVICES, answers))
     data["city"] = slug
     data["elapsed"] = round(time.perf_counter() - started, 3)

@@ -102,3 +102,37 @@ class AsyncViewTests(TestCase):
         self.assertTrue(events[0].startswith("id: 1\nevent: weather\ndata: "))
         self.assertEqual(json.loads(events[1].split("data: ", 1)[1]), payload("weather", "kyoto"))
         self.assertEqual(len(api.calls), 2)
+
+    async def test_ping_runs_on_the_loop_and_ping_sync_on_a_thread(self):
+        async_page = (await AsyncClient().get("/async/ping/")).json()
+        sync_page = (await AsyncClient().get("/async/ping-sync/")).json()
+        self.assertIsNotNone(async_page["loop"])
+        self.assertIsNone(sync_page["loop"])
+        self.assertNotEqual(sync_page["thread"], async_page["thread"])
+
+    async def test_shared_dashboard_reuses_one_session(self):
+        from trips import async_views
+
+        async with upstream_api():
+            first = await AsyncClient().get("/async/shared/kyoto/")
+            session = async_views.shared_session()
+            second = await AsyncClient().get("/async/shared/oslo/")
+            self.assertIs(async_views.shared_session(), session)
+            await async_views.close_shared_session()
+        self.assertTrue(session.closed)
+        self.assertEqual(first.json()["hotels"], payload("hotels", "kyoto"))
+        self.assertEqual(second.json()["weather"], payload("weather", "oslo"))
+
+    async def test_coursekit_mounted_serves_notebook_views_beside_the_project(self):
+        from django.http import JsonResponse
+        from django.urls import path
+
+        from coursekit.routes import mounted
+
+        async def hello(request):
+            return JsonResponse({"hello": "world"})
+
+        with mounted(path("hello/", hello)):
+            self.assertEqual((await AsyncClient().get("/hello/")).json(), {"hello": "world"})
+            self.assertEqual((await AsyncClient().get("/health/")).status_code, 200)
+        self.assertEqual((await AsyncClient().get("/hello/")).status_code, 404)
