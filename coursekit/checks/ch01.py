@@ -177,7 +177,8 @@ async def check_last_response(ctx, last_response_at):
         raise Fail(f"last_response_at({clients}, {workers}, {service}) == {want:g}", f"{got!r}", nudge)
     measured = await _measure_pool(7, 3, 0.1)
     predicted = await ctx.call(last_response_at, 7, 3, 0.1)
-    ctx.expect(abs(measured - predicted) < 0.12,
+    # Server overhead only ever adds time, and a busy machine adds more: allow more above than below.
+    ctx.expect(predicted - 0.05 <= measured <= predicted + 0.25,
                expected=f"your formula to match a real pool (7 clients, 3 workers, 0.1 s each)",
                got=f"measured {measured:.2f} s, predicted {predicted:.2f} s",
                nudge="Run the check again; if it persists, the machine may be very busy.")
