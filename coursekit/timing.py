@@ -170,12 +170,3 @@ class Timeline:
             return fig
         return None
 
-
-def ratio(measured, reference):
-    """A measured time relative to a reference, for stable prose: 'about 3x'."""
-    return measured / reference if reference else float("inf")
-
-
-def about(value, unit="s"):
-    """Round a measurement for text that nbval compares: 0.75 -> 'about 0.8 s'."""
-    return f"about {value:.1f} {unit}"

@@ -6,19 +6,13 @@ from inspect import markcoroutinefunction
 
 from django.utils.deprecation import MiddlewareMixin
 
-from .. import learner_slots
-from ..asgi import capture_log, fresh_handler, request
+from ..asgi import capture_log, dotted, fresh_handler, request
 from ..exercises import Chapter, Fail
 
 chapter = Chapter("04", "Middleware in an async world")
 
 
 # --- shared helpers --------------------------------------------------------------
-def _slot(obj, name):
-    setattr(learner_slots, name, obj)
-    return f"{learner_slots.__name__}.{name}"
-
-
 def _flags(obj):
     return getattr(obj, "sync_capable", True), getattr(obj, "async_capable", False)
 
@@ -100,7 +94,7 @@ async def check_hybrid(ctx, tripboard_version):
                    got=f"a {'coroutine' if not want_async else 'plain'} function",
                    nudge="Check `inspect.iscoroutinefunction(get_response)` in the factory and return the matching "
                          "kind: `async def` when it is async, plain `def` otherwise.")
-    path = _slot(tripboard_version, "tripboard_version")
+    path = dotted(tripboard_version, "tripboard_version")
     response, adapted = await ctx.call(_through_asgi, path, "/orm/ping/", what="a request through your middleware")
     ctx.expect(response.status == 200, expected="status 200 from /orm/ping/ under ASGI",
                got=f"{response.status}: {_explain_500(response.body)}")
@@ -177,7 +171,7 @@ async def check_server_timing(ctx, AsyncServerTiming):
     ctx.expect(inspect.iscoroutinefunction(instance), expected="inspect.iscoroutinefunction(instance) to be True",
                got="False: Django would wrap your middleware as if it were sync",
                nudge="Call markcoroutinefunction(self) in __init__ (from inspect or asgiref.sync).")
-    path = _slot(AsyncServerTiming, "AsyncServerTiming")
+    path = dotted(AsyncServerTiming, "AsyncServerTiming")
     nap, quick, adapted = await ctx.call(_timed_requests, path, what="requests through your middleware")
     ctx.expect(nap.status_code == 200, expected="status 200", got=str(nap.status_code),
                nudge="Return the response that get_response gave you.")
