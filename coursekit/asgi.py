@@ -1,6 +1,6 @@
 """Push requests through Django's ASGI application in-process, with raw ASGI messages.
 
-    from coursekit.asgi import fresh_handler, request, hammer, capture_log
+    from coursekit.asgi import fresh_handler, request, stream, hammer
 
     with override_settings(MIDDLEWARE=[...]):
         app = fresh_handler()                 # an ASGIHandler built for these settings
@@ -8,18 +8,16 @@
     response.status, response.headers["server-timing"], response.json()
     seconds = await hammer(app, "/orm/ping/", n=400)   # 400 requests, one after another
 
+    chunks = await stream(app, "/async/countdown/")     # [(seconds after the start, body bytes), ...]
+
 No server and no socket: the scope/receive/send messages are the ones uvicorn or
 daphne would send, so everything Django does per request (middleware, thread hops,
-signals) happens for real. `capture_log("django.request")` collects that logger's
-records (at DEBUG) inside a `with` block.
+signals) happens for real.
 """
 import asyncio
 import json
-import logging
 import time
 from dataclasses import dataclass, field
-
-from . import learner_slots
 
 
 @dataclass
@@ -88,6 +86,59 @@ async def request(app, path, method="GET", *, headers=(), body=b""):
     return response
 
 
+async def stream(app, path, *, disconnect_after=None):
+    """One request; the body messages as (seconds since the start, bytes), with their arrival times.
+
+    The Response head is in `.head` of the returned list's owner: use `stream_response()` for it.
+    disconnect_after: the client hangs up after that many seconds (an `http.disconnect`).
+    """
+    response = await stream_response(app, path, disconnect_after=disconnect_after)
+    return response.chunks
+
+
+@dataclass
+class StreamedResponse(Response):
+    chunks: list = field(default_factory=list)  # (seconds since the request started, bytes)
+
+
+async def stream_response(app, path, *, disconnect_after=None):
+    """Like request(), keeping every body message with the time it arrived."""
+    started, finished = time.perf_counter(), asyncio.Event()
+    response = StreamedResponse(0)
+    sent_request = False
+
+    async def receive():
+        nonlocal sent_request
+        if not sent_request:
+            sent_request = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        if disconnect_after is None:
+            await finished.wait()
+        else:
+            try:
+                await asyncio.wait_for(finished.wait(), disconnect_after)
+            except TimeoutError:
+                pass
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            response.status = message["status"]
+            response.headers = {k.decode().lower(): v.decode("latin1") for k, v in message["headers"]}
+        elif message["type"] == "http.response.body":
+            if message.get("body"):
+                response.chunks.append((time.perf_counter() - started, message["body"]))
+            if not message.get("more_body", False):
+                finished.set()
+
+    try:
+        await app(scope_for(path), receive, send)
+    finally:
+        finished.set()
+    response.body = b"".join(body for _, body in response.chunks)
+    return response
+
+
 async def hammer(app, path, n, *, concurrency=1):
     """Send `n` requests to `path` (`concurrency` at a time); return the wall time in seconds."""
     queue = iter(range(n))
@@ -101,47 +152,3 @@ async def hammer(app, path, n, *, concurrency=1):
     started = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return time.perf_counter() - started
-
-
-def dotted(obj, name=None):
-    """Give a notebook-defined object a dotted path (for MIDDLEWARE and friends)."""
-    name = name or obj.__name__
-    setattr(learner_slots, name, obj)
-    return f"{learner_slots.__name__}.{name}"
-
-
-class capture_log:
-    """Collect a logger's records at `level` inside a with block: `.messages` afterwards.
-
-    The logger's own handlers are set aside meanwhile, so nothing prints under the cell.
-    """
-
-    def __init__(self, name="django.request", level=logging.DEBUG):
-        self.logger = logging.getLogger(name)
-        self.level = level
-        self.records = []
-
-    def __enter__(self):
-        outer = self
-
-        class Collect(logging.Handler):
-            def emit(self, record):
-                outer.records.append(record)
-
-        self._handler = Collect(level=self.level)
-        self._old_level = self.logger.level
-        # Keep the logger's own handlers (the console) quiet meanwhile: the records go to `.records`.
-        self._old_handlers, self.logger.handlers = self.logger.handlers, []
-        self.logger.setLevel(self.level)
-        self.logger.addHandler(self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        self.logger.removeHandler(self._handler)
-        self.logger.handlers = self._old_handlers
-        self.logger.setLevel(self._old_level)
-        return False
-
-    @property
-    def messages(self):
-        return [record.getMessage() for record in self.records]

@@ -12,9 +12,17 @@
 
 A timeline is a list of spans (label, start, end) on the time.perf_counter() clock;
 a horizontal bar per span makes overlap, and so concurrency, visible.
+
+    result = await compare({"async": run_a, "sync": run_b}, until=lambda best: best["sync"] > 2 * best["async"])
+    result.best["async"], result.ratio("sync", "async")
+
+compare() is how every lesson and check compares timings on a machine that may be busy:
+rounds alternate between the sides, each side keeps its best (other programs only ever add
+time), and it stops as soon as the difference is clear.
 """
+import inspect
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 COLOURS = {"run": "#3b76c4", "wait": "#d0d4da", "failed": "#d9534f", "blocked": "#e8a33d"}
 LABELS = {"run": "running", "wait": "waiting"}
@@ -47,6 +55,58 @@ class timed:
 
     def __repr__(self):
         return f"<timed {self.seconds:.3f} s>" if self.start is not None else "<timed, not started>"
+
+
+@dataclass
+class Comparison:
+    """The result of compare(): each side's best (smallest) measurement, and every sample."""
+
+    best: dict
+    samples: dict = field(default_factory=dict)
+    rounds: int = 0
+    settled: bool = False  # `until` was met (always True when no `until` was given)
+
+    def ratio(self, slow, fast):
+        """best[slow] / best[fast]."""
+        return self.best[slow] / self.best[fast]
+
+    def __repr__(self):
+        sides = ", ".join(f"{name} {value:.4g}" for name, value in self.best.items())
+        return f"<Comparison after {self.rounds} rounds: {sides}{'' if self.settled else ' (not settled)'}>"
+
+
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+async def compare(sides, *, until=None, min_rounds=3, max_rounds=10, clock="wall"):
+    """Measure `sides` ({name: fn}) in alternating rounds and keep each side's best.
+
+    fn() may be sync or async. If it returns a number, that number is the round's measurement
+    (a side that times itself, say seconds per request); otherwise compare() times the call with
+    `clock`: "wall" (time.perf_counter) for waiting, "cpu" (this thread's CPU time) for work.
+    `until(best)` is asked after each round from `min_rounds` on; compare() stops as soon as it
+    is true, or after `max_rounds`. Never assert on one run: a busy machine can slow any single
+    one down, but it cannot make the best of several faster than the truth.
+    """
+    read = CLOCKS[clock]
+    best = {name: float("inf") for name in sides}
+    samples = {name: [] for name in sides}
+    settled = False
+    rounds = 0
+    for rounds in range(1, max_rounds + 1):
+        for name, fn in sides.items():
+            started = read()
+            value = fn()
+            if inspect.isawaitable(value):
+                value = await value
+            elapsed = read() - started
+            measured = value if isinstance(value, (int, float)) and not isinstance(value, bool) else elapsed
+            samples[name].append(measured)
+            best[name] = min(best[name], measured)
+        if rounds >= min_rounds and (until is None or until(best)):
+            settled = True
+            break
+    return Comparison(best, samples, rounds, settled)
 
 
 @dataclass

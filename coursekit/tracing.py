@@ -7,10 +7,10 @@ It builds a WSGIHandler (the object `manage.py runserver` and gunicorn call) who
 MIDDLEWARE list has a TraceMiddleware slotted in front of every real middleware and
 in front of the view, then calls it with a WSGI environ, like a WSGI server does.
 """
-import io
 import threading
-import wsgiref.util
 from dataclasses import dataclass, field
+
+from . import wsgi
 
 _events = threading.local()
 
@@ -102,18 +102,10 @@ def trace_request(path, method="GET"):
 
     with override_settings(MIDDLEWARE=traced_middleware(settings.MIDDLEWARE)):
         handler = WSGIHandler()
-    environ = {"PATH_INFO": path, "REQUEST_METHOD": method, "wsgi.input": io.BytesIO(b""),
-               "SERVER_NAME": "127.0.0.1", "HTTP_HOST": "127.0.0.1"}
-    wsgiref.util.setup_testing_defaults(environ)
     trace = Trace(path, thread=threading.current_thread().name)
-    status = {}
     _events.log = trace.events
     try:
-        body = handler(environ, lambda s, headers, exc_info=None: status.setdefault("line", s))
-        b"".join(body)
-        if hasattr(body, "close"):
-            body.close()
+        trace.status, _, _ = wsgi.call(handler, path, method)
     finally:
         _events.log = None
-    trace.status = int(status["line"].split()[0])
     return trace

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from . import cleanup
+
 DEFAULT_LATENCY = {"weather": 0.2, "flights": 0.3, "hotels": 0.25}
 OTHER_LATENCY = 0.2  # any other service name (events, trains, ...) answers too
 
@@ -144,6 +146,7 @@ class Upstream:
     async def stop(self):
         if self._runner is not None:
             runner, self._runner = self._runner, None
+            cleanup.unregister(getattr(self, "_token", None))
             await runner.cleanup()
         if _current.get("server") is self:
             _current["server"] = None
@@ -175,6 +178,7 @@ async def start_upstream(**knobs):
     """Start (or restart) the notebook's upstream server and point Django's settings at it."""
     await stop_upstream()
     server = await Upstream(**knobs).start()
+    server._token = cleanup.register("the upstream API", server.stop)
     _current["server"] = server
     _point_django_at(server.url)
     return server

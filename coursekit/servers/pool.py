@@ -11,8 +11,7 @@ import time
 from dataclasses import dataclass
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-_running = set()
-
+from .. import cleanup
 
 @dataclass
 class Served:
@@ -53,6 +52,7 @@ class WorkerPoolServer:
         self._queue = queue.Queue()
         self._threads = []
         self._server = None
+        self._token = None
         self.url = None
 
     def start(self):
@@ -66,7 +66,7 @@ class WorkerPoolServer:
                                               name="wsgi-acceptor", daemon=True))
         for thread in self._threads:
             thread.start()
-        _running.add(self)
+        self._token = cleanup.register(repr(self), self.astop)
         return self
 
     def _work(self):
@@ -98,7 +98,7 @@ class WorkerPoolServer:
             thread.join(timeout=10)
         self._server.server_close()
         self._server = None
-        _running.discard(self)
+        cleanup.unregister(self._token)
 
     def timeline(self, title=None):
         from .timing import Timeline
@@ -133,8 +133,3 @@ class WorkerPoolServer:
     def __repr__(self):
         state = f"at {self.url}" if self._server else "stopped"
         return f"<WorkerPoolServer {state}, {self.workers} workers>"
-
-
-async def stop_all():
-    for server in list(_running):
-        await server.astop()

@@ -1,0 +1,13 @@
+"""Real servers a notebook starts on 127.0.0.1 and stops again.
+
+- `WorkerPoolServer` (pool.py): a WSGI server with a fixed pool of worker threads, in the kernel.
+- `ServerProcess` (process.py): any server as a subprocess (uvicorn, daphne, gunicorn, a task
+  worker, the upstream API), started on a free port and ready when its probe answers.
+
+Everything started here registers its stop with coursekit.cleanup: `coursekit.shutdown()`
+stops whatever a notebook left running.
+"""
+from .pool import Served, WorkerPoolServer
+from .process import ServerProcess, free_port
+
+__all__ = ["WorkerPoolServer", "Served", "ServerProcess", "free_port"]
