@@ -3,7 +3,7 @@ import asyncio
 import math
 import time
 
-from ..asgi import dotted
+from ..learner_slots import dotted
 from ..exercises import Chapter, Fail
 
 chapter = Chapter("01", "Sync Django, request by request")

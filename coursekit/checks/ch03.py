@@ -226,7 +226,8 @@ async def _stream(path):
     """One request through a fresh ASGIHandler (in the caller's loop); chunks with arrival times."""
     from django.core.handlers.asgi import ASGIHandler
 
-    from ..asgi import capture_log, scope_for
+    from ..asgi import scope_for
+    from ..logs import capture_log
 
     app = ASGIHandler()
     started, chunks, head, done = time.perf_counter(), [], {}, asyncio.Event()

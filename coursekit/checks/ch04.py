@@ -6,7 +6,9 @@ from inspect import markcoroutinefunction
 
 from django.utils.deprecation import MiddlewareMixin
 
-from ..asgi import capture_log, dotted, fresh_handler, request
+from ..asgi import fresh_handler, request
+from ..learner_slots import dotted
+from ..logs import capture_log
 from ..exercises import Chapter, Fail
 
 chapter = Chapter("04", "Middleware in an async world")

@@ -169,7 +169,7 @@ class _QueryCounter:
     def __enter__(self):
         from django.test.utils import override_settings
 
-        from ..asgi import capture_log
+        from ..logs import capture_log
 
         self._debug = override_settings(DEBUG=True)   # Django logs each query when DEBUG is on
         self._debug.enable()
