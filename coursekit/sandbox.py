@@ -69,9 +69,18 @@ def _configure_django():
         os.environ["TRIPBOARD_DB_PATH"] = str(Path(tmpdir) / "tripboard.sqlite3")
     import django
     from django.apps import apps
+    from django.conf import settings
 
     if not apps.ready:
         django.setup()
+    # Settings loaded before setup() (pytest-django, a shell) may name another database file:
+    # every connection reads this dict when it (re)opens, so point it at the sandbox's.
+    database = settings.DATABASES["default"]
+    if str(database["NAME"]) != os.environ["TRIPBOARD_DB_PATH"]:
+        from django.db import connections
+
+        connections.close_all()
+        database["NAME"] = os.environ["TRIPBOARD_DB_PATH"]
 
 
 def _prepare_database():
