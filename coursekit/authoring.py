@@ -32,9 +32,37 @@ def strip_solutions(source, cell_type="code"):
     return out
 
 
+CHECK_CALL = re.compile(r"""await\s+ex\.check\(\s*["']([a-z0-9-]+)["']""")
+
+
+def check_slug(cell):
+    """The exercise a check cell checks (from its metadata), or None for any other cell."""
+    return cell.get("metadata", {}).get("coursekit", {}).get("check")
+
+
+def mark_check_cells(nb):
+    """Write `metadata.coursekit.check = slug` on every cell that runs `await ex.check("slug")`.
+
+    Tests and tools find check cells by this metadata (as nbgrader does with grade_id), never by
+    searching sources; this authoring step is the one place that reads the source to set it.
+    """
+    for cell in nb.cells:
+        found = CHECK_CALL.findall(cell.source) if cell.cell_type == "code" else []
+        meta = cell.metadata.setdefault("coursekit", {})
+        if len(found) == 1:
+            meta["check"] = found[0]
+        else:
+            if len(found) > 1:
+                raise ValueError(f"one check per cell, please: {found}")
+            meta.pop("check", None)
+        if not meta:
+            cell.metadata.pop("coursekit")
+    return nb
+
+
 def exercise_from_solution(solution):
     """A clean exercise notebook (no outputs, no solutions) from a solution notebook."""
-    nb = copy.deepcopy(solution)
+    nb = mark_check_cells(copy.deepcopy(solution))
     nb.metadata.pop("widgets", None)
     cells = []
     for cell in nb.cells:
@@ -77,7 +105,7 @@ def execute(path, timeout=180):
     from nbclient import NotebookClient
 
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    nb = mark_check_cells(nbformat.read(path, as_version=4))
     started = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()

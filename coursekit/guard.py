@@ -109,9 +109,18 @@ def stop(thread, running, patience=5.0):
         thread.join(0.3)  # a cancelled coroutine usually ends by itself
         while thread.is_alive() and time.monotonic() < deadline:
             _raise_in_thread(thread, Abandoned)
+            if loop is not None:  # a loop asleep in select() runs no bytecode: wake it to take the exception
+                try:
+                    loop.call_soon_threadsafe(_nothing)
+                except RuntimeError:
+                    pass
             thread.join(0.05)
 
     threading.Thread(target=escalate, name="coursekit-stopper", daemon=True).start()
+
+
+def _nothing():
+    pass
 
 
 def _raise_in_thread(thread, exc_type):

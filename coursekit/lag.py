@@ -60,13 +60,13 @@ class LoopLag:
         self._task = None
 
     async def _run(self):
-        last = time.perf_counter()
+        self._last = time.perf_counter()
         while True:
             await asyncio.sleep(self.tick)
             now = time.perf_counter()
             # The ticker meant to wake at last + tick; everything beyond that is a stall.
-            self.gaps.add(last + self.tick, now)
-            last = now
+            self.gaps.add(self._last + self.tick, now)
+            self._last = now
 
     async def __aenter__(self):
         self._task = asyncio.get_running_loop().create_task(self._run(), name="coursekit-loop-lag")
@@ -74,6 +74,10 @@ class LoopLag:
         return self
 
     async def __aexit__(self, *exc):
+        # A stall that lasts until the end (a blocking call just before returning) never let the
+        # ticker wake up to note it: note it now.
+        if getattr(self, "_last", None) is not None:
+            self.gaps.add(self._last + self.tick, time.perf_counter())
         self._task.cancel()
         try:
             await self._task

@@ -7,7 +7,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from coursekit.exercises import VERDICT_MIME, load_chapter
+from coursekit.authoring import check_slug
+from coursekit.exercises import VERDICT_MIME, chapter_module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,20 +47,32 @@ def _children():
             if stat.rsplit(")", 1)[1].split()[1] == pid:
                 found.append(int(entry))
     return found
-import coursekit.servers as _servers, coursekit.upstream as _upstream
+import asyncio as _asyncio
+import coursekit.cleanup as _cleanup, coursekit.upstream as _upstream
+def _tasks():
+    mine = _asyncio.current_task()
+    names = []
+    for task in _asyncio.all_tasks():
+        if task is mine:
+            continue
+        coro = task.get_coro()
+        names.append(getattr(coro, "__qualname__", type(coro).__name__) + " @ " + (getattr(getattr(coro, "cr_code", None), "co_filename", "") or ""))
+    return sorted(names)
 print(_json.dumps({
     "pid": _os.getpid(),
     "threads": sorted(t.name for t in _threading.enumerate()),
     "ports": _listening_ports(),
     "children": _children(),
-    "worker_pools": len(_servers._running),
+    "tasks": _tasks(),
+    "registered": _cleanup.pending(),
     "upstream": _upstream.current() is not None,
 }))
 '''
 
 # Threads a kernel keeps between cells whatever a notebook does: ipykernel's own, and the
-# idle worker pools of asyncio (to_thread) and asgiref (sync_to_async).
-ALLOWED_THREAD_PREFIXES = ("MainThread", "Thread-", "Control", "IOPub", "Shell", "Heartbeat",
+# idle worker pools of asyncio (to_thread) and asgiref (sync_to_async). Unnamed threads
+# ("Thread-3") are not allowed: whatever a notebook starts must end or be named here.
+ALLOWED_THREAD_PREFIXES = ("MainThread", "Control", "IOPub", "Shell", "Heartbeat",
                            "ThreadPoolExecutor-", "asyncio_", "IPythonHistorySavingThread", "ipykernel")
 
 
@@ -106,8 +119,11 @@ def run_twice_and_inspect(path):
         problems.append(f"ports still listening: {sorted(set(after['ports']) - set(baseline['ports']))}")
     if after["children"]:
         problems.append(f"child processes still running: {after['children']}")
-    if after["worker_pools"] or after["upstream"]:
-        problems.append("a server started by the notebook was not stopped")
+    if after["registered"] or after["upstream"]:
+        problems.append(f"started and not stopped: {after['registered'] or ['the upstream API']}")
+    new_tasks = sorted(set(after["tasks"]) - set(baseline["tasks"]))
+    if new_tasks:
+        problems.append(f"asyncio tasks still pending on the kernel's loop: {new_tasks}")
     leftovers = list(Path(tempfile.gettempdir()).glob(f"coursekit-{after['pid']}-*"))
     if leftovers:
         problems.append(f"temporary files left behind: {leftovers}")
@@ -126,7 +142,7 @@ def verdicts(nb):
 
 
 def chapter_of(path):
-    return load_chapter(Path(path).name.split("-", 1)[0])
+    return chapter_module(Path(path).name.split("-", 1)[0]).chapter
 
 
 def exercise_fails_every_check(exercise_path):
@@ -135,13 +151,17 @@ def exercise_fails_every_check(exercise_path):
     _client(nb, exercise_path).execute()
     chapter = chapter_of(exercise_path)
     problems = []
+    slugs = sorted(check_slug(cell) for cell in nb.cells if check_slug(cell))
+    if slugs != sorted(chapter.exercises):
+        problems.append(f"check cells cover {slugs}, the chapter has {sorted(chapter.exercises)}")
     found = verdicts(nb)
-    ids = sorted(v["exercise"] for _, v in found)
-    if ids != sorted(e.id for e in chapter.exercises.values()):
-        problems.append(f"check cells cover {ids}, the chapter has {sorted(e.id for e in chapter.exercises.values())}")
+    if sorted(v["exercise"] for _, v in found) != sorted(f"{chapter.number}.{slug}" for slug in slugs):
+        problems.append(f"verdicts shown: {sorted(v['exercise'] for _, v in found)}")
     problems += [f"{v['exercise']} passes with the unsolved stub" for _, v in found if v["passed"]]
+    problems += [f"{v['exercise']}: the stub was not judged (machine too busy?)" for _, v in found
+                 if v["passed"] is None]
     for index, cell in enumerate(nb.cells):
-        if cell.cell_type == "code" and "ex.check(" in cell.source and _errors(cell):
+        if check_slug(cell) and _errors(cell):
             problems.append(f"cell {index}: a check cell raised instead of giving a verdict")
     return problems
 

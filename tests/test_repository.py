@@ -51,3 +51,14 @@ def test_every_chapter_with_checks_has_a_solution_notebook():
         if chapter.number == "00":
             continue  # the welcome chapter's warm-up lives in the lesson itself
         assert list((ROOT / "solutions").glob(f"{chapter.number}-*.ipynb")), f"no solutions/{chapter.number}-*"
+
+
+@pytest.mark.parametrize("path", VALIDATED + sorted((ROOT / "exercises").glob("*.ipynb")),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_check_cells_carry_their_metadata(path):
+    """Tools find check cells by metadata; the authoring step writes it (make notebooks / exercises)."""
+    nb = nbformat.read(path, as_version=4)
+    for index, cell in enumerate(nb.cells):
+        calls = authoring.CHECK_CALL.findall(cell.source) if cell.cell_type == "code" else []
+        assert authoring.check_slug(cell) == (calls[0] if calls else None), (
+            f"cell {index}: run `make notebooks` (or `make exercises`) to mark check cells")

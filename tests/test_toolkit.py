@@ -1,6 +1,7 @@
 """Unit tests of the toolkit pieces that do not need a kernel."""
 import asyncio
 import json
+import threading
 import time
 import urllib.request
 
@@ -8,7 +9,9 @@ import pytest
 
 from coursekit import authoring, progress
 from coursekit.errors import raises
-from coursekit.exercises import Chapter, Verdict
+from coursekit.exercises import Chapter, Verdict, nudge
+
+WRONG = nudge("ck.T001", "a test nudge", "Not 42.")
 from coursekit.guard import run_guarded
 from coursekit.predict import predict
 from coursekit.servers import WorkerPoolServer
@@ -141,23 +144,83 @@ def test_progress_report_lists_every_exercise(tmp_path, monkeypatch):
 
 
 def test_verdict_text_and_machine_readable_part():
-    v = Verdict("01.x", False, expected="3", got="4", nudge="Round up.")
+    v = Verdict("01.x", False, expected="3", got="4", nudge="Round up.", nudge_id="ch01.W021")
     bundle = v._repr_mimebundle_()
     assert "Expected: 3" in bundle["text/plain"] and "Nudge:    Round up." in bundle["text/plain"]
-    assert bundle["application/vnd.coursekit.verdict+json"] == {"exercise": "01.x", "passed": False}
+    assert "(ch01.W021)" in bundle["text/plain"] and "(ch01.W021)</small>" in bundle["text/html"]
+    assert bundle["application/vnd.coursekit.verdict+json"] == {"exercise": "01.x", "passed": False,
+                                                                "nudge": "ch01.W021"}
 
 
 def test_a_check_never_raises_and_records_progress(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSEKIT_PROGRESS_FILE", str(tmp_path / "p.json"))
-    chapter = Chapter("09", "Demo")
+    chapter = Chapter("98", "Demo")
 
     @chapter.exercise("boom", "A check whose learner object explodes", needs=["thing"])
     async def check(ctx, thing):
         return thing.missing_attribute
 
-    verdict = asyncio.run(chapter.check("boom", thing=object()))
-    assert not verdict.passed and "AttributeError" in verdict.got
-    assert progress.load()["09.boom"]["attempts"] == 1
+    verdict = asyncio.run(chapter.session().check("boom", thing=object()))
+    assert not verdict.passed and "AttributeError" in verdict.got and verdict.nudge_id == "ck.E003"
+    assert progress.load()["98.boom"]["attempts"] == 1
+
+
+def test_a_demo_session_records_nothing_and_restarts_its_hints(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSEKIT_PROGRESS_FILE", str(tmp_path / "p.json"))
+    chapter = Chapter("97", "Demo")
+
+    @chapter.exercise("x", "X", needs=["answer"], hints=["first", "second"])
+    async def check(ctx, answer):
+        ctx.expect(answer == 42, expected="42", got=str(answer), nudge=WRONG)
+
+    for _ in range(2):  # a lesson run twice: the same output both times
+        demo = chapter.session(demo=True)
+        assert asyncio.run(demo.check("x", answer=41)).nudge_id == "ck.T001"
+        demo.hint("x")
+        assert "Hint 1 of 2" in capsys.readouterr().out
+    assert progress.load() == {}
+
+
+def test_a_nudge_is_required_to_have_an_id():
+    from coursekit.exercises import Fail
+
+    with pytest.raises(TypeError):
+        Fail("x", "y", "a plain string nudge")
+
+
+def test_a_busy_machine_gives_no_verdict_and_records_nothing(tmp_path, monkeypatch):
+    from coursekit.exercises import Busy
+
+    monkeypatch.setenv("COURSEKIT_PROGRESS_FILE", str(tmp_path / "p.json"))
+    chapter = Chapter("96", "Demo")
+    runs = []
+
+    @chapter.exercise("timing", "T")
+    async def check(ctx):
+        runs.append(1)
+        raise Busy("a timing")
+
+    verdict = asyncio.run(chapter.session().check("timing"))
+    assert verdict.passed is None and not verdict and len(runs) == 2  # judged once more, then honest
+    assert "too busy to judge" in verdict.text() and progress.load() == {}
+
+
+def test_a_check_reports_a_coroutine_left_unawaited():
+    chapter = Chapter("95", "Demo")
+
+    async def helper():
+        return 1
+
+    @chapter.exercise("leak", "L", needs=["fn"])
+    async def check(ctx, fn):
+        await ctx.call(fn)
+
+    def forgets():
+        helper()   # never awaited: Python warns when it is collected
+        return 1
+
+    verdict = asyncio.run(chapter.judge("leak", fn=forgets))
+    assert verdict.nudge_id == "ck.W009" and "never awaited" in verdict.got
 
 
 # --- the guard around learner code -------------------------------------------------
@@ -174,7 +237,12 @@ def test_guard_reports_a_blocked_event_loop():
     assert free.max_lag < 0.1
 
 
-def test_guard_stops_waiting_for_an_endless_loop():
+def _ends(thread, within=6.0):
+    thread.join(within)
+    return not thread.is_alive()
+
+
+def test_guard_stops_an_endless_loop_and_its_thread_really_ends():
     def forever():
         while True:
             pass
@@ -182,6 +250,43 @@ def test_guard_stops_waiting_for_an_endless_loop():
     started = time.perf_counter()
     outcome = asyncio.run(run_guarded(forever, timeout=0.5))
     assert outcome.timed_out and time.perf_counter() - started < 3
+    assert _ends(outcome.thread)
+
+
+@pytest.mark.parametrize("kind", ["event", "sleep", "swallows-cancel"])
+def test_guard_stops_async_code_that_waits_forever(kind):
+    async def waits():
+        if kind == "event":
+            await asyncio.Event().wait()
+        elif kind == "sleep":
+            await asyncio.sleep(3600)
+        else:
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass   # a learner's broad except: only the injected exception stops this
+
+    outcome = asyncio.run(run_guarded(waits, timeout=0.3))
+    assert outcome.timed_out and _ends(outcome.thread)
+
+
+def test_a_cancelled_check_still_stops_the_learner_thread():
+    """Kernel > Interrupt or an outer timeout cancels the awaiting check: the learner's thread must end too."""
+    box = {}
+
+    def forever():
+        box["thread"] = threading.current_thread()
+        while True:
+            pass
+
+    async def main():
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await run_guarded(forever, timeout=30)
+
+    asyncio.run(main())
+    assert _ends(box["thread"])
 
 
 def test_guard_hands_back_errors_and_values():
@@ -201,9 +306,11 @@ def test_check_context_spots_a_missing_await():
     def forgot_await():
         return inner()
 
-    with pytest.raises(Fail) as caught:
-        asyncio.run(Context(chapter.exercises["x"]).call(forgot_await))
-    assert "never awaited" in caught.value.got
+    from coursekit.lag import ThreadLag
+
+    with ThreadLag() as control, pytest.raises(Fail) as caught:
+        asyncio.run(Context(chapter.exercises["x"], control).call(forgot_await))
+    assert "never awaited" in caught.value.got and caught.value.nudge_id == "ck.W001"
 
 
 # --- prediction widget ------------------------------------------------------------
@@ -281,3 +388,76 @@ def test_worker_pool_queues_requests_beyond_its_workers():
     assert timeline.peak_overlap() == 2
     assert 0.28 <= t.seconds < 1.0  # three waves of 0.1 s
     assert sum(s.waited > 0.05 for s in server.served) >= 3
+
+
+# --- lag: a blocked loop versus a busy machine ------------------------------------------
+def test_blame_tells_a_blocked_loop_from_a_stalled_machine():
+    from coursekit.lag import Gaps, blame
+
+    loop, quiet, stalled = Gaps(), Gaps(), Gaps()
+    loop.add(1.0, 1.3)                 # the loop could not run for 0.3 s
+    quiet.add(1.1, 1.105)              # the control thread ran on time meanwhile
+    stalled.add(1.0, 1.28)             # the control thread was stalled too
+    assert blame(loop, quiet, 0.05)[0] == "blocked"
+    assert blame(loop, stalled, 0.05)[0] == "unsure"
+    assert blame(Gaps(), quiet, 0.05)[0] == "ok"
+
+
+def test_a_real_blocking_call_is_blamed_and_a_real_await_is_not():
+    from coursekit.lag import ThreadLag, blame
+
+    async def blocks():
+        time.sleep(0.3)
+
+    async def awaits():
+        await asyncio.sleep(0.3)
+
+    with ThreadLag() as control:
+        blocked = asyncio.run(run_guarded(blocks, timeout=5))
+        free = asyncio.run(run_guarded(awaits, timeout=5))
+    assert blame(blocked.loop_gaps, control.gaps, 0.05)[0] in ("blocked", "unsure")
+    assert blocked.max_lag >= 0.25
+    assert blame(free.loop_gaps, control.gaps, 0.05)[0] == "ok"
+
+
+# --- compare: alternating rounds, best of each ---------------------------------------------
+def test_compare_keeps_each_sides_best_and_stops_once_clear():
+    from coursekit.timing import compare
+
+    rounds = {"slow": iter([0.9, 0.5, 0.6, 0.5]), "fast": iter([0.2, 0.1, 0.3, 0.1])}
+    result = asyncio.run(compare({name: (lambda n=name: next(rounds[n])) for name in rounds},
+                                 until=lambda best: best["slow"] > 3 * best["fast"], max_rounds=4))
+    assert result.best == {"slow": 0.5, "fast": 0.1} and result.settled and result.rounds == 3
+    assert result.ratio("slow", "fast") == pytest.approx(5)
+
+
+def test_compare_times_calls_itself_and_says_when_unsettled():
+    from coursekit.timing import compare
+
+    async def nap():
+        await asyncio.sleep(0.01)
+
+    result = asyncio.run(compare({"a": nap, "b": nap}, until=lambda best: False, max_rounds=3))
+    assert not result.settled and result.rounds == 3 and result.best["a"] >= 0.01
+
+
+# --- the cleanup registry ----------------------------------------------------------------
+def test_shutdown_walks_the_registry_newest_first_and_survives_a_broken_stop():
+    from coursekit import cleanup
+
+    stopped = []
+
+    async def async_stop():
+        stopped.append("second")
+
+    def broken():
+        raise RuntimeError("cannot")
+
+    cleanup.register("first", lambda: stopped.append("first"))
+    cleanup.register("broken", broken)
+    token = cleanup.register("forgotten", lambda: stopped.append("never"))
+    cleanup.register("second", async_stop)
+    cleanup.unregister(token)
+    problems = asyncio.run(cleanup.stop_all())
+    assert stopped == ["second", "first"] and problems == ["broken: RuntimeError: cannot"]
+    assert cleanup.pending() == []

@@ -101,7 +101,7 @@ class WorkerPoolServer:
         cleanup.unregister(self._token)
 
     def timeline(self, title=None):
-        from .timing import Timeline
+        from ..timing import Timeline
 
         timeline = Timeline(title or f"{self.workers} workers, {len(self.served)} requests")
         for n, s in enumerate(sorted(self.served, key=lambda s: s.arrived), start=1):
