@@ -1,7 +1,7 @@
 # The course's commands. Each sets up .venv first (once; again only when the pins change).
 PY := .venv/bin/python
 PORT ?= 8888
-# Each notebook's items stay on one worker (--dist loadfile). Notebooks spend most of their
+# A notebook's items stay on one worker (--dist loadgroup, see conftest.py). Notebooks spend most of their
 # time waiting (upstream latencies, sleeps), so 3 workers beat 2 on a 2-core machine:
 # measured 51-54 s against 69 s for the whole suite.
 PYTEST_WORKERS ?= 3
@@ -24,7 +24,7 @@ lab: setup
 	@$(PY) -m coursekit lab --port $(PORT)
 
 test: setup
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q \
 	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg
 
 notebooks: setup

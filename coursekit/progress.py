@@ -60,6 +60,8 @@ def report(chapters):
     data = load()
     lines = []
     total = passed = 0
+    width = max((len(e.title) for c in chapters for e in c.exercises.values()), default=10)
+    id_width = max((len(e.id) for c in chapters for e in c.exercises.values()), default=10)
     for chapter in chapters:
         lines.append(f"{chapter.number} {chapter.title}")
         for exercise in chapter.exercises.values():
@@ -69,7 +71,7 @@ def report(chapters):
             detail = f"{attempts} {'try' if attempts == 1 else 'tries'}" if attempts else "not tried"
             if hints:
                 detail += f", {hints} {'hint' if hints == 1 else 'hints'}"
-            lines.append(f"  {mark} {exercise.id:<26} {exercise.title[:50]:<50} {detail}")
+            lines.append(f"  {mark} {exercise.id:<{id_width}}  {exercise.title:<{width}}  {detail}")
             total += 1
             passed += bool(entry.get("passed"))
     lines.append(f"{passed} of {total} exercises passed.")

@@ -461,3 +461,29 @@ def test_shutdown_walks_the_registry_newest_first_and_survives_a_broken_stop():
     problems = asyncio.run(cleanup.stop_all())
     assert stopped == ["second", "first"] and problems == ["broken: RuntimeError: cannot"]
     assert cleanup.pending() == []
+
+
+# --- real servers as subprocesses, and bounded load ------------------------------------------
+def test_a_server_process_is_probed_until_ready_and_stopped_by_shutdown():
+    import os
+
+    from coursekit import cleanup
+    from coursekit.load import closed_loop
+    from coursekit.servers import ServerProcess
+
+    async def main():
+        server = await ServerProcess(["{python}", "-m", "coursekit.upstream", "--port", "{port}", "--latency", "0.02"],
+                                     probe="/", name="upstream").start()
+        pid = server.process.pid
+        assert server.started_in > 0 and cleanup.pending() == [f"upstream (pid {pid})"]
+        result = await closed_loop(server.url + "/weather/oslo", clients=4, seconds=0.5)
+        log = server._log.name
+        assert await cleanup.stop_all() == []
+        server.remove_log()
+        return pid, result, log
+
+    pid, result, log = asyncio.run(main())
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    assert not os.path.exists(log)
+    assert result.completed >= 8 and not result.errors      # 4 clients x 0.5 s / 0.02 s each, at the least
+    assert 0.02 <= result.p(50) <= result.p(99)
