@@ -23,6 +23,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "channels",          # WebSockets: consumers, channel layers (chapter 06)
+    "django_tasks_db",   # a database queue for django.tasks, and its worker (chapter 07)
     "trips",
 ]
 
@@ -79,6 +81,22 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Channels (chapter 06). The in-memory layer works inside one process only; chapter 10 swaps in
+# channels_redis across processes (TRIPBOARD_CHANNEL_LAYER=redis://127.0.0.1:PORT).
+if os.environ.get("TRIPBOARD_CHANNEL_LAYER", "").startswith("redis://"):
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                  "CONFIG": {"hosts": [os.environ["TRIPBOARD_CHANNEL_LAYER"]]}}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# django.tasks (chapter 07). Django's default runs each task inside the request that enqueues it;
+# TRIPBOARD_TASKS_BACKEND=database queues it in the database for `manage.py db_worker`.
+TASKS = {"default": {"BACKEND": {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "dummy": "django.tasks.backends.dummy.DummyBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}[os.environ.get("TRIPBOARD_TASKS_BACKEND", "immediate")]}}
 
 # Where the sandbox's views find the slow upstream services (weather, flights,
 # hotels). In the notebooks, coursekit starts one on a free port and updates this.
