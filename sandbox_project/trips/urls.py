@@ -11,4 +11,5 @@ urlpatterns = [
     path("dashboard/<slug:slug>/", views.dashboard, name="dashboard"),
     path("async/", include("trips.async_urls")),
     path("orm/", include("trips.orm_urls")),
+    path("live/", include("trips.live_urls")),
 ]
