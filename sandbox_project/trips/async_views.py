@@ -2,7 +2,8 @@
 
 Served under ASGI (uvicorn, daphne, AsyncClient) each view runs on the server's event
 loop. Under WSGI Django still runs them, in a one-off event loop per request: they work,
-but streaming responses are collected before anything is sent.
+but an async streaming response is collected before anything is sent, and tasks the
+view leaves behind are cancelled when that loop closes.
 """
 import asyncio
 import json
@@ -14,7 +15,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.views import View
 from django.views.decorators.http import require_GET
 
-from . import upstream
+from . import slowdb, upstream
 from .models import City
 
 # The dashboard's budget for all upstream calls together, in seconds.
@@ -111,6 +112,48 @@ async def resilient_dashboard(request, slug):
     return JsonResponse(data, status=503 if data["status"] == "failed" else 200)
 
 
+async def city_overview(request, slug):
+    """An upstream call and a database query in one gather(): the query runs on a worker thread
+    (the ORM's a-methods are sync_to_async), the HTTP call on the loop, both at once.
+
+    The query is slowdb's stand-in for a slow one (`?query=` seconds inside the database); it
+    reports when it ran, so the overlap can be drawn. Needs slowdb.install() (chapters 03, 05).
+    """
+    seconds = min(float(request.GET.get("query", 0.2)), 2.0)
+    async with aiohttp.ClientSession() as session:
+        weather, query = await asyncio.gather(upstream.fetch(session, "weather", slug), slowdb.anap(seconds))
+    return JsonResponse({"city": slug, "weather": weather, "query": query})
+
+
+# What became of each background task started by weather_with_audit: done, cancelled or failed.
+background_log = []
+_background_tasks = set()  # the event loop keeps only weak references to tasks: keep strong ones
+
+
+async def _audit(slug):
+    try:
+        async with aiohttp.ClientSession() as session:
+            await upstream.fetch(session, "audit", slug)
+        background_log.append(f"audit {slug}: done")
+    except asyncio.CancelledError:
+        background_log.append(f"audit {slug}: cancelled")
+        raise
+    except upstream.UpstreamError as exc:
+        background_log.append(f"audit {slug}: failed ({exc})")
+
+
+async def weather_with_audit(request, slug):
+    """Fire and forget: asyncio.create_task reports the visit to the audit service; the page does
+    not wait for it. Under ASGI the task runs on after the response; under WSGI the request's
+    event loop closes when the view returns, and asyncio.run cancels the task."""
+    task = asyncio.create_task(_audit(slug))
+    _background_tasks.add(task)
+    task.add_done_callback(_background_tasks.discard)
+    async with aiohttp.ClientSession() as session:
+        weather = await upstream.fetch(session, "weather", slug)
+    return JsonResponse(weather)
+
+
 class CityWeatherView(View):
     """An async class-based view: every handler is `async def` (mixing raises ImproperlyConfigured)."""
 
@@ -135,6 +178,21 @@ async def countdown(request):
     n = min(int(request.GET.get("n", 3)), 20)
     pause = min(float(request.GET.get("pause", 0.1)), 2.0)
     return StreamingHttpResponse(_countdown(n, pause), content_type="text/plain")
+
+
+def _countdown_sync(n, pause):
+    for i in range(n, 0, -1):
+        yield f"{i}\n"
+        time.sleep(pause)
+    yield "lift-off\n"
+
+
+def countdown_sync(request):
+    """The same countdown from a sync view and a plain generator: a WSGI server sends each line as
+    it is yielded; under ASGI Django consumes the whole generator first (with a warning)."""
+    n = min(int(request.GET.get("n", 3)), 20)
+    pause = min(float(request.GET.get("pause", 0.1)), 2.0)
+    return StreamingHttpResponse(_countdown_sync(n, pause), content_type="text/plain")
 
 
 async def _weather_events(slug, count):
