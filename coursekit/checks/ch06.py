@@ -240,6 +240,17 @@ async def connect(communicator, what):
                    NO_ANSWER, kind=Kind.TIMEOUT) from None
 
 
+async def _closed_after_accept(communicator, code):
+    """Accepted, then closed at once with the refusal's code: a refusal in the wrong order."""
+    try:
+        message = await communicator.receive_output(timeout=QUIET)
+    except BaseException:  # nothing came (a timeout), or the consumer ended with an error: not this mistake
+        return
+    if message.get("type") == "websocket.close":
+        raise Fail(f"the handshake refused with code {code} (close() before accept())",
+                   f"accepted, then closed with code {message.get('code')}", CLOSE_CODE.format(code=code))
+
+
 async def expect(communicator, what, nudge):
     """The next JSON message, or a Fail that says what should have come."""
     try:
@@ -347,6 +358,7 @@ async def _city_room_script(sockets, layer):
     anonymous = await sockets.open(f"/ws/cities/{here}/")
     accepted, code = await connect(anonymous, "an anonymous user")
     if accepted:
+        await _closed_after_accept(anonymous, 4401)
         raise Fail("an anonymous user refused with code 4401", "accepted", ANON_ACCEPTED)
     if code != 4401:
         raise Fail("an anonymous user refused with code 4401", f"refused with code {code}",
@@ -479,14 +491,15 @@ async def _drive_add_booking(view):
             if not rows or rows[0]["trip_id"] != target or rows[0]["kind"] != kind or str(rows[0]["amount"]) != amount:
                 raise Fail(f"a {kind} booking {reference} of {amount} on trip {target} in the database",
                            f"{rows or 'no such booking'}", NOT_SAVED)
-            try:
-                async with asyncio.timeout(WAIT):
-                    message = await layer.receive(listeners[target])
-            except TimeoutError:
-                groups = sorted({group for group, _ in layer.sent})
+            # group_send has delivered to every member's queue by the time it returns: the view has answered,
+            # so what it sent is there now, and a missing message is not late but never sent.
+            groups = sorted({group for group, _ in layer.sent})
+            if f"trip-{target}" not in groups:
                 raise Fail(f"a message to the group trip-{target}",
                            f"group_send to {groups}" if groups else "nothing sent to any group",
-                           WRONG_GROUP if groups else UNAWAITED_SEND) from None
+                           WRONG_GROUP if groups else UNAWAITED_SEND)
+            async with asyncio.timeout(WAIT):
+                message = await layer.receive(listeners[target])
             try:
                 json.dumps(message)
             except TypeError as error:
@@ -584,6 +597,8 @@ async def _drive_snapshot(consumer):
                 alice_trip, bob_trip = trips["alice"][0], trips["bob"][0]
                 anonymous = await sockets.open(f"/ws/trips/{alice_trip}/snapshot/")
                 accepted, code = await connect(anonymous, "an anonymous user")
+                if accepted:
+                    await _closed_after_accept(anonymous, 4401)
                 if accepted or code != 4401:
                     raise Fail("an anonymous user refused with code 4401",
                                "accepted" if accepted else f"refused with code {code}",
