@@ -87,10 +87,10 @@ async def request(app, path, method="GET", *, headers=(), body=b""):
 
 
 async def stream(app, path, *, disconnect_after=None):
-    """One request; the body messages as (seconds since the start, bytes), with their arrival times.
+    """One request; its body messages as (seconds since the request started, bytes).
 
-    The Response head is in `.head` of the returned list's owner: use `stream_response()` for it.
-    disconnect_after: the client hangs up after that many seconds (an `http.disconnect`).
+    For the status and headers as well, use stream_response(). disconnect_after: the client
+    hangs up after that many seconds (an `http.disconnect`).
     """
     response = await stream_response(app, path, disconnect_after=disconnect_after)
     return response.chunks

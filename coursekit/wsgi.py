@@ -4,10 +4,16 @@
 
 `environ_for()` builds the environ once (the same keys gunicorn or wsgiref would set);
 `call()` sends it, collects the status line, headers and the whole body, and closes the
-response iterable as a server must. Run it on a thread with no event loop (a WSGI worker
-has none): from a cell, `await asyncio.to_thread(call, app, "/path/")` or `run_sync`.
+response iterable as a server must. Run it on a thread with no event loop, as a WSGI worker
+is: from a cell, `await call_on_thread(app, "/path/")` runs it on a fresh plain thread.
+(Not `asyncio.to_thread`: a pool thread that has run sync_to_async code remembers the
+kernel's loop, and async_to_sync would then run async views on that loop, not on a fresh one
+per request as under a real WSGI server.)
 """
+import asyncio
+import concurrent.futures
 import io
+import threading
 import wsgiref.util
 
 
@@ -38,3 +44,21 @@ def call(app, path, method="GET", *, body=b"", headers=None):
         if hasattr(iterable, "close"):
             iterable.close()
     return int(seen["status"].split()[0]), {k.lower(): v for k, v in seen["headers"]}, content
+
+
+async def call_on_thread(app, path, method="GET", **kwargs):
+    """call() on a new plain thread, as a WSGI server's worker would run it; awaits the result."""
+    done = concurrent.futures.Future()
+
+    def work():
+        try:
+            done.set_result(call(app, path, method, **kwargs))
+        except BaseException as exc:  # handed to the awaiting cell
+            done.set_exception(exc)
+
+    thread = threading.Thread(target=work, name="wsgi-worker")
+    thread.start()
+    try:
+        return await asyncio.wrap_future(done)
+    finally:
+        await asyncio.to_thread(thread.join)
