@@ -401,6 +401,11 @@ class Chapter:
     async def _run_once(self, exercise, namespace, answers):
         # Always the same text for the same answer (nbval compares it), whatever hints were seen.
         verdict = Verdict(exercise.id, False, hints_left=bool(exercise.hints))
+        # Leftovers of an earlier attempt (a coroutine a wrong answer never awaited) are collected now,
+        # quietly, so they are never blamed on this attempt.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gc.collect()
         with ThreadLag() as control, _Reports() as reports:
             try:
                 values = [answers[name] if name in answers else _lookup(name, namespace) for name in exercise.needs]
