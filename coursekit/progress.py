@@ -1,39 +1,64 @@
-"""Which exercises you have passed, kept in a small JSON file on your machine.
+"""Which exercises you have passed, kept in a small JSON file of your own.
 
-The file is `.progress.json` at the course's root (git ignores it), or wherever
-COURSEKIT_PROGRESS_FILE points. `make progress` or `coursekit.show_progress()` prints it.
+The file lives in your own data folder, `$XDG_DATA_HOME/async-django-course/progress.json`
+(`~/.local/share/async-django-course/progress.json` by default), so every learner on a shared
+machine or hub has their own; COURSEKIT_PROGRESS_FILE points it elsewhere (tests and
+`coursekit execute` do). `make progress` or `coursekit.show_progress()` prints it.
+
+Several kernels of one learner may record at the same moment: every change is a read-modify-write
+under an exclusive lock (a `.lock` file beside the record), and the new record replaces the old one
+in one step (a temporary file in the same folder, then os.replace), so no update is lost and a
+reader never sees half a file. Saving is a courtesy: when it fails, a check still gives its verdict,
+and the kernel says once why progress could not be saved.
 """
+import contextlib
 import datetime
 import json
 import os
+import tempfile
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock. The atomic replace still keeps the file whole.
+    fcntl = None
+
 ROOT = Path(__file__).resolve().parent.parent
+# Where progress was kept before it moved to the learner's data folder: read once, then left alone.
+OLD_FILE = ROOT / ".progress.json"
+
+_warned = set()  # the paths this process has already complained about
 
 
 def progress_file():
-    return Path(os.environ.get("COURSEKIT_PROGRESS_FILE") or ROOT / ".progress.json")
+    if os.environ.get("COURSEKIT_PROGRESS_FILE"):
+        return Path(os.environ["COURSEKIT_PROGRESS_FILE"]).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data_home) / "async-django-course" / "progress.json"
 
 
 def load():
+    path = progress_file()
     try:
-        return json.loads(progress_file().read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return _read(path)
+    except OSError as error:
+        _say_once(path, f"Progress could not be read from {path}", error)
         return {}
 
 
 def record(exercise_id, passed, hints=None):
-    data = load()
-    entry = data.setdefault(exercise_id, {"passed": False, "attempts": 0, "hints": 0})
-    entry["attempts"] += 1
-    entry["last_attempt"] = datetime.datetime.now().isoformat(timespec="seconds")
-    if passed and not entry["passed"]:
-        entry["passed"] = True
-        entry["passed_at"] = entry["last_attempt"]
-    if hints is not None:
-        entry["hints"] = max(entry.get("hints", 0), hints)
-    _save(data)
-    return entry
+    def change(data):
+        entry = data.setdefault(exercise_id, {"passed": False, "attempts": 0, "hints": 0})
+        entry["attempts"] += 1
+        entry["last_attempt"] = datetime.datetime.now().isoformat(timespec="seconds")
+        if passed and not entry["passed"]:
+            entry["passed"] = True
+            entry["passed_at"] = entry["last_attempt"]
+        if hints is not None:
+            entry["hints"] = max(entry.get("hints", 0), hints)
+        return entry
+
+    return _update(change)
 
 
 def hints_seen(exercise_id):
@@ -41,18 +66,87 @@ def hints_seen(exercise_id):
 
 
 def record_hint(exercise_id, tier):
-    data = load()
-    entry = data.setdefault(exercise_id, {"passed": False, "attempts": 0, "hints": 0})
-    entry["hints"] = max(entry.get("hints", 0), tier)
-    _save(data)
+    def change(data):
+        entry = data.setdefault(exercise_id, {"passed": False, "attempts": 0, "hints": 0})
+        entry["hints"] = max(entry.get("hints", 0), tier)
+        return entry
+
+    _update(change)
 
 
-def _save(data):
+def _update(change):
+    """Apply `change` to the record under the lock and save it. Never raises for a file problem."""
     path = progress_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path):
+            data = _read(path)
+            result = change(data)
+            _replace(path, data)
+        return result
+    except OSError as error:
+        _say_once(path, f"Progress could not be saved to {path}", error)
+        return change({})  # the caller still gets the entry this attempt would have made
+
+
+def _read(path):
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {} if os.environ.get("COURSEKIT_PROGRESS_FILE") else _read_old_file()
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict):
+            return data
+    except json.JSONDecodeError:
+        pass
+    # Unreadable (edited by hand?): keep it beside the record rather than overwrite it.
+    aside = path.with_name(f"{path.name}.unreadable-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    os.replace(path, aside)
+    print(f"Your progress file {path} could not be read; it was moved to {aside.name} and a new one started.")
+    return {}
+
+
+def _read_old_file():
+    try:
+        data = json.loads(OLD_FILE.read_text())
+        return data if isinstance(data, dict) else {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+@contextlib.contextmanager
+def _locked(path):
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _replace(path, data):
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=1, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _say_once(path, what, error):
+    if path in _warned:
+        return
+    _warned.add(path)
+    print(f"{what} ({error.strerror or error}); your checks still work.")
 
 
 def report(chapters):
@@ -75,4 +169,5 @@ def report(chapters):
             total += 1
             passed += bool(entry.get("passed"))
     lines.append(f"{passed} of {total} exercises passed.")
+    lines.append(f"(Kept in {progress_file()}.)")
     return "\n".join(lines)
