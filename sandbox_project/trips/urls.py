@@ -12,4 +12,5 @@ urlpatterns = [
     path("async/", include("trips.async_urls")),
     path("orm/", include("trips.orm_urls")),
     path("live/", include("trips.live_urls")),
+    path("tasks/", include("trips.task_urls")),
 ]
