@@ -8,13 +8,28 @@ A ticker wakes every 5 ms and notes how late it woke. `await asyncio.sleep(1)` i
 under test shows no lag; `time.sleep(1)` (or a long loop with no await) shows about 1 s:
 nothing else on that loop ran meanwhile.
 
+Which line held the loop? Ask for stacks:
+
+    async with coursekit.LoopLag(stacks=0.1) as lag:
+        await code_under_test()
+    for stall in lag.stalls:                     # every stall longer than 0.1 s, in order
+        stall.seconds, stall.where               # where: the innermost frame of your own code
+        stall.stack                              # every frame, outermost first (FrameSummary)
+
+A sampler thread watches the ticker; once a stall has lasted `stacks` seconds it takes the
+loop thread's current stack (sys._current_frames()), which is the code holding the loop.
+
 A busy machine makes every thread wake late, not only a blocked loop. `ThreadLag` measures
 the same thing on a plain thread of its own: a control. A stall that the control saw too
 was the machine's (or another thread holding the GIL), not the code's.
 """
 import asyncio
+import os
+import sys
+import sysconfig
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 
 TICK = 0.005
@@ -51,33 +66,125 @@ class Gaps:
         return [(s, e) for s, e in self.spans if e - s > seconds]
 
 
-class LoopLag:
-    """Measure the lag of the running event loop while a block runs (async with)."""
+# Frames in these directories are the standard library's or installed packages', not yours.
+_NOT_YOURS = tuple(sorted({os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "")
+                           for key in ("stdlib", "platstdlib", "purelib", "platlib")}))
 
-    def __init__(self, tick=TICK):
+
+def _is_yours(frame):
+    name = frame.filename
+    if name.startswith("<frozen") or not name:
+        return False
+    return not os.path.realpath(name).startswith(_NOT_YOURS) if os.path.isabs(name) else True
+
+
+@dataclass
+class Stall:
+    """One stretch the loop could not run: when, how long, and what it was running meanwhile."""
+
+    start: float
+    end: float
+    stack: list = field(default_factory=list)  # traceback.FrameSummary, outermost first; [] if unseen
+
+    @property
+    def seconds(self):
+        return self.end - self.start
+
+    @property
+    def where(self):
+        """The innermost frame of your own code (not the standard library's or a package's), or None."""
+        return next((frame for frame in reversed(self.stack) if _is_yours(frame)), None)
+
+    def __str__(self):
+        where = self.where
+        if where is None:
+            return f"a {self.seconds:.2f} s stall (no stack of your code seen)"
+        return f"a {self.seconds:.2f} s stall in {where.name}(), line {where.lineno}: {where.line}"
+
+
+def _stack_of(frame):
+    """The frames the loop is running, outermost first, starting at the coroutine or callback the
+    loop called (the loop's own machinery and what started the thread are left out)."""
+    summary = traceback.StackSummary.extract(traceback.walk_stack(frame), lookup_lines=False)
+    frames = list(reversed(summary))
+    handle = max((i for i, f in enumerate(frames)
+                  if f.name == "_run" and f.filename.endswith(os.path.join("asyncio", "events.py"))), default=None)
+    return frames[handle + 1:] if handle is not None else frames
+
+
+class LoopLag:
+    """Measure the lag of the running event loop while a block runs (async with).
+
+    stacks: seconds. A stall longer than that is recorded in `stalls`, with the stack of the code
+    that held the loop (taken by a sampler thread while the stall went on).
+    """
+
+    def __init__(self, tick=TICK, stacks=None):
         self.tick = tick
+        self.stacks = stacks
         self.gaps = Gaps()
+        self.stalls = []
         self._task = None
+        self._sampler = None
+        self._samples = {}  # the ticker's last wake-up -> the stack sampled during the stall after it
+        self._lock = threading.Lock()
+
+    def _woke(self, now):
+        """The ticker woke (or the block ended) at `now`: note the stall since its last wake-up."""
+        with self._lock:
+            last, self._last = self._last, now
+            stack = self._samples.pop(last, [])
+        # The ticker meant to wake at last + tick; everything beyond that is a stall.
+        start = last + self.tick
+        self.gaps.add(start, now)
+        if self.stacks is not None and now - start > self.stacks:
+            self.stalls.append(Stall(start, now, stack))
 
     async def _run(self):
         self._last = time.perf_counter()
         while True:
             await asyncio.sleep(self.tick)
-            now = time.perf_counter()
-            # The ticker meant to wake at last + tick; everything beyond that is a stall.
-            self.gaps.add(self._last + self.tick, now)
-            self._last = now
+            self._woke(time.perf_counter())
+
+    def _sample(self, loop_thread, stop):
+        """On its own thread: once a stall passes `stacks` seconds, take the loop thread's stack."""
+        every = min(self.tick, self.stacks / 2)
+        while not stop.wait(every):
+            last = getattr(self, "_last", None)
+            if last is None or last in self._samples:
+                continue
+            if time.perf_counter() - (last + self.tick) <= self.stacks:
+                continue
+            frame = sys._current_frames().get(loop_thread)
+            stack = _stack_of(frame) if frame is not None else []
+            del frame
+            if stack and stack[-1].filename == __file__:
+                continue  # the stall ended as the sample was taken: that is the ticker itself
+            with self._lock:
+                if self._last == last:  # still the same stall: this is the code that holds the loop
+                    self._samples[last] = stack
 
     async def __aenter__(self):
         self._task = asyncio.get_running_loop().create_task(self._run(), name="coursekit-loop-lag")
         await asyncio.sleep(0)  # let the ticker take its first reading
+        if self.stacks is not None:
+            stop = threading.Event()
+            thread = threading.Thread(target=self._sample, args=(threading.get_ident(), stop),
+                                      name="coursekit-lag-sampler", daemon=True)
+            self._sampler = (thread, stop)
+            thread.start()
         return self
 
     async def __aexit__(self, *exc):
         # A stall that lasts until the end (a blocking call just before returning) never let the
         # ticker wake up to note it: note it now.
         if getattr(self, "_last", None) is not None:
-            self.gaps.add(self._last + self.tick, time.perf_counter())
+            self._woke(time.perf_counter())
+        if self._sampler is not None:
+            thread, stop = self._sampler
+            stop.set()
+            thread.join()
+            self._sampler = None
         self._task.cancel()
         try:
             await self._task

@@ -13,4 +13,5 @@ urlpatterns = [
     path("orm/", include("trips.orm_urls")),
     path("live/", include("trips.live_urls")),
     path("tasks/", include("trips.task_urls")),
+    path("pitfalls/", include("trips.pitfall_urls")),
 ]
