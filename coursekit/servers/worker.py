@@ -74,10 +74,12 @@ class WorkerProcess:
                 if text in line:
                     return line
             if self.process is None or self.process.returncode is not None:
-                raise RuntimeError(f"{self.name} exited (code {self.returncode if self.process is None else self.process.returncode}) "
-                                   f"before printing {text!r}:\n{self.log_text()[-1500:]}")
+                code = self.returncode if self.process is None else self.process.returncode
+                raise RuntimeError(f"{self.name} exited (code {code}) before printing {text!r}:\n"
+                                   f"{self.log_text()[-1500:]}")
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.name} did not print {text!r} within {timeout:g} s:\n{self.log_text()[-1500:]}")
+                raise TimeoutError(f"{self.name} did not print {text!r} within {timeout:g} s:\n"
+                                   f"{self.log_text()[-1500:]}")
             await asyncio.sleep(0.02)
 
     def log_text(self):

@@ -242,7 +242,8 @@ async def receipt_status(request, task_id):
         return JsonResponse({"error": str(exc)}, status=404)
     match result.status:
         case TaskResultStatus.SUCCESSFUL:
-            return JsonResponse({"task_id": task_id, "status": "SUCCESSFUL", "result": result.return_value, "error": None})
+            return JsonResponse({"task_id": task_id, "status": "SUCCESSFUL", "result": result.return_value,
+                                 "error": None})
         case TaskResultStatus.FAILED:
             return JsonResponse({"task_id": task_id, "status": "FAILED", "result": None,
                                  "error": result.errors[0].exception_class_path})
