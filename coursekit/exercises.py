@@ -455,14 +455,27 @@ class Session:
         return self.chapter.exercises
 
     async def check(self, slug, **answers):
-        """Check one exercise. Its answers are looked up by name in the notebook (or passed in)."""
+        """Check one exercise. Its answers are looked up by name in the notebook (or passed in).
+
+        In nbgrader's grading mode (COURSEKIT_GRADING=1, see coursekit/grading.py) a check that
+        does not pass shows its verdict and then raises AssertionError; nothing is recorded."""
+        __tracebackhide__ = True  # noqa: F841 - a grading failure's traceback starts at the cell
+        from . import grading
+
+        extra_runs = 0
         try:
             verdict = await self.chapter.judge(slug, **answers)
+            if grading.enabled():
+                verdict, extra_runs = await grading.settle(lambda: self.chapter.judge(slug, **answers), verdict)
         except asyncio.CancelledError:
             from . import interrupt
 
             interrupt.note("the check stopped, and your code with it")
             raise
+        if grading.enabled():
+            if not verdict.passed:
+                grading.conclude(verdict, extra_runs)
+            return verdict
         if verdict.judged and not self.demo:
             progress.record(verdict.exercise, verdict.passed)
         return verdict
