@@ -6,22 +6,40 @@
     ...
     await coursekit.shutdown()               # stop what the notebook started
 """
+import importlib
+
 from . import interrupt
-from .errors import raises
-from .exercises import load_chapter as exercises
-from .exercises import show_progress
-from .lag import LoopLag
-from .predict import predict
-from .sandbox import run_sync, setup
-from .servers import ServerProcess, WorkerPoolServer
-from .timing import Timeline, compare, timed
-from .upstream import start_upstream, stop_upstream
+
+# Names are imported on first use (PEP 562): `import coursekit` stays cheap, which matters for
+# the worker processes of a process pool (they import the package to find coursekit.workloads).
+_LAZY = {
+    "raises": ("errors", "raises"), "exercises": ("exercises", "load_chapter"),
+    "show_progress": ("exercises", "show_progress"), "LoopLag": ("lag", "LoopLag"),
+    "predict": ("predict", "predict"), "run_sync": ("sandbox", "run_sync"), "setup": ("sandbox", "setup"),
+    "ServerProcess": ("servers", "ServerProcess"), "WorkerPoolServer": ("servers", "WorkerPoolServer"),
+    "Timeline": ("timing", "Timeline"), "compare": ("timing", "compare"), "timed": ("timing", "timed"),
+    "start_upstream": ("upstream", "start_upstream"), "stop_upstream": ("upstream", "stop_upstream"),
+}
 
 __all__ = [
     "setup", "run_sync", "shutdown", "raises", "predict", "timed", "compare", "Timeline", "LoopLag",
     "start_upstream", "stop_upstream", "WorkerPoolServer", "ServerProcess", "exercises", "show_progress",
     "setup_check",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(f".{module}", __name__), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 # Kernel > Interrupt stops awaiting cells too (only inside a Jupyter kernel; nothing elsewhere).
 interrupt.install()
@@ -40,6 +58,8 @@ async def shutdown():
 
     if settings.configured:
         from django.db import connections
+
+        from .sandbox import run_sync
 
         await run_sync(connections.close_all)
     for problem in problems:

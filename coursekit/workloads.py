@@ -17,14 +17,17 @@ def spin(iterations):
     return total
 
 
-def calibrate(seconds, probe=200_000):
-    """How many spin() iterations take about `seconds` here (best of three probes)."""
+def calibrate(seconds, probe=200_000, clock=time.thread_time):
+    """How many spin() iterations take about `seconds` of CPU time here (best of three probes).
+
+    CPU time, not wall time: a busy machine slows the wall clock of a probe, not the work it
+    does, so the calibration holds while other programs use the cores."""
     best = float("inf")
     for _ in range(3):
-        started = time.perf_counter()
+        started = clock()
         spin(probe)
-        best = min(best, time.perf_counter() - started)
-    return max(1, int(probe * seconds / best))
+        best = min(best, clock() - started)
+    return max(1, int(probe * seconds / max(best, 1e-6)))
 
 
 def timed_spin(iterations):
