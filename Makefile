@@ -6,22 +6,27 @@ PORT ?= 8888
 # measured 51-54 s against 69 s for the whole suite.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help setup lab test test-fast notebooks exercises progress lock html clean
+.PHONY: help setup lab reset test test-fast browser-test notebooks exercises progress lock html clean
 
 help:
-	@echo "make lab        start JupyterLab on 127.0.0.1 with chapter 00 open"
+	@echo "make lab        start JupyterLab on 127.0.0.1 with your copy of chapter 00 open"
+	@echo "make reset CHAPTER=03   fresh copies of chapter 03 in work/ (no CHAPTER: every chapter)"
 	@echo "make test       run the whole test suite (what CI runs)"
+	@echo "make browser-test  drive JupyterLab in Chromium: Run All, a prediction, a check"
 	@echo "make progress   show which exercises you have passed"
 	@echo "make notebooks  re-execute lessons and solutions, store outputs, regenerate exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make lock       re-pin requirements.txt from requirements.in"
-	@echo "make html       render the executed notebooks to static HTML in site/"
+	@echo "make html       a static site to read offline in site/ (SOLUTIONS=1 adds the answers)"
 
 setup:
 	@scripts/setup-env
 
 lab: setup
 	@$(PY) -m coursekit lab --port $(PORT)
+
+reset: setup
+	@$(PY) -m coursekit reset $(CHAPTER) $(if $(ONLY),--only $(ONLY))
 
 test: setup
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q \
@@ -40,8 +45,11 @@ lock: setup
 	$(PY) -m uv pip compile requirements.in -o requirements.txt --python-version 3.12 --no-header --annotation-style line -q
 
 html: setup
-	$(PY) -m jupyter nbconvert --to html --output-dir site/notebooks notebooks/*.ipynb
-	$(PY) -m jupyter nbconvert --to html --output-dir site/solutions solutions/*.ipynb
+	@$(PY) scripts/build_site.py site $(if $(filter 1 yes true,$(SOLUTIONS)),--solutions)
+
+# JupyterLab from `make lab`, driven in Chromium (the system's; see tests/browser/). CI runs it after `make test`.
+browser-test: setup
+	$(PY) -m pytest -q -p no:cacheprovider tests/browser/lab_session.py
 
 clean:
 	rm -rf .venv site
