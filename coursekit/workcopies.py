@@ -129,14 +129,19 @@ def _kind(folder):
     return next(k for k, f in FOLDERS.items() if f == folder)
 
 
-def make_copy(source, work):
+def copy_text(source, work):
+    text = nbformat.writes(working_copy(source, work))
+    return text if text.endswith("\n") else text + "\n"
+
+
+def make_copy(source, work, text=None):
     """Write the working copy of `source` unless it exists. Returns its path, or None if it existed."""
     target = work / source.copy_name
     work.mkdir(parents=True, exist_ok=True)
-    text = nbformat.writes(working_copy(source, work))
+    text = text or copy_text(source, work)
     try:
         with open(target, "x", encoding="utf-8") as out:  # never overwrite a learner's work
-            out.write(text if text.endswith("\n") else text + "\n")
+            out.write(text)
     except FileExistsError:
         return None
     return target
@@ -174,22 +179,34 @@ def outdated(work=None):
 
 def reset(numbers=None, work=None, kinds=None):
     """Fresh copies of these chapters (all when None), of these kinds (default: lesson, exercises,
-    and solutions where the learner has a copy). A copy that is replaced moves to
+    and solutions where the learner has a copy). A copy that differs from a fresh one moves to
     work/backups/<date-time>/ first. Returns [(fresh copy, backup or None)]."""
     work = work or work_dir()
     numbers = chapters() if numbers is None else numbers
     targets = [s for s in sources(kinds or FOLDERS, numbers)
                if kinds or s.kind in COPIED_BY_DEFAULT or (work / s.copy_name).exists()]
-    backup_dir = work / BACKUPS / datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
-    done = []
+    backups, done = None, []
     for source in targets:
-        current, backup = work / source.copy_name, None
+        current, fresh, backup = work / source.copy_name, copy_text(source, work), None
         if current.exists():
-            backup_dir.mkdir(parents=True, exist_ok=True)
-            backup = backup_dir / source.copy_name
+            if current.read_text(encoding="utf-8") == fresh:
+                done.append((current, None))  # untouched: nothing to keep
+                continue
+            backups = backups or _new_backup_folder(work)
+            backup = backups / source.copy_name
             shutil.move(current, backup)
-        done.append((make_copy(source, work), backup))
+        done.append((make_copy(source, work, fresh), backup))
     return done
+
+
+def _new_backup_folder(work):
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    folder, n = work / BACKUPS / stamp, 1
+    while folder.exists():  # two resets in one second: never mix (or overwrite) backups
+        n += 1
+        folder = work / BACKUPS / f"{stamp}-{n}"
+    folder.mkdir(parents=True)
+    return folder
 
 
 # --- links between notebooks ------------------------------------------------------------

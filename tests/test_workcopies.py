@@ -136,6 +136,18 @@ def test_reset_replaces_one_chapter_and_keeps_what_it_replaced(course):
     assert lesson_00.read_bytes() != edited_00 and "# my note" not in lesson_00.read_text()
 
 
+def test_quick_resets_keep_every_backup_and_skip_untouched_copies(course):
+    work = course / "work"
+    workcopies.ensure(work)
+    mine = work / "01 exercises - sync-django.ipynb"
+    for attempt in ("first", "second"):  # within one second: the backups must not share a folder
+        mine.write_text(mine.read_text().replace("raise NotImplementedError()", f"return '{attempt}'", 1))
+        done = dict(workcopies.reset(["01"], work))
+        assert done[work / "01 lesson - sync-django.ipynb"] is None  # untouched, nothing to keep
+    kept = sorted(p.read_text() for p in (work / "backups").glob("*/01 exercises - sync-django.ipynb"))
+    assert len(kept) == 2 and "'first'" in kept[0] + kept[1] and "'second'" in kept[0] + kept[1]
+
+
 def test_solutions_are_copied_only_on_request_and_then_reset_too(course):
     work = course / "work"
     workcopies.ensure(work)
