@@ -73,6 +73,13 @@ async def trip_summary(request, slug):
         answers = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
     return {"city": slug, **dict(zip(SERVICES, answers))}
 """, "returns a dict"),
+    Case("trip-summary", "ch03.W002", """
+from django.http import HttpResponse
+async def trip_summary(request, slug):
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
+    return HttpResponse(str({"city": slug, **dict(zip(SERVICES, answers))}))
+""", "the dict's repr in an HttpResponse"),
     # --- the data ---
     Case("trip-summary", "ch03.W004", """
 async def trip_summary(request, slug):
@@ -95,6 +102,28 @@ async def trip_summary(request, slug):
         answers = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
     return JsonResponse({"city": slug, "services": answers})
 """, "a list instead of a key per service"),
+    Case("trip-summary", "ch03.W006", """
+async def trip_summary(request, slug):
+    async with aiohttp.ClientSession() as session:
+        weather, flights, hotels = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
+    return JsonResponse({"city": slug, "weather": weather["summary"], "flights": flights["cheapest_eur"],
+                         "hotels": hotels["from_eur"]})
+""", "one field of each answer instead of the answer"),
+    Case("trip-summary", "ch03.W007", """
+async def trip_summary(request, slug):
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
+        if not answers[0]:
+            answers[0] = await fetch(session, "weather", slug)
+        check = await fetch(session, "weather", slug)   # make sure it is fresh
+    return JsonResponse({"city": slug, **dict(zip(SERVICES, answers))})
+""", "weather fetched twice"),
+    Case("trip-summary", "ch03.W013", """
+async def trip_summary(request, slug):
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
+    return JsonResponse({"city": slug, **dict(zip(SERVICES, answers))}, status=201)
+""", "status 201"),
     # --- concurrency ---
     Case("trip-summary", "ch03.W008", """
 async def trip_summary(request, slug):
@@ -353,6 +382,33 @@ async def city_panel(request, slug):
     status = "partial" if missing else "ok"
     return JsonResponse({**data, "missing": missing, "status": status}, status=503 if len(missing) == 3 else 200)
 """, "'partial' even when everything failed"),
+    Case("graceful", "ch03.W031", """
+async def city_panel(request, slug):
+    async def one(session, service):
+        async with asyncio.timeout(0.5):
+            return await fetch(session, service, slug)
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(one(session, s) for s in SERVICES), return_exceptions=True)
+    data = {"city": slug}
+    data.update({s: a for s, a in zip(SERVICES, answers) if not isinstance(a, Exception)})
+    missing = sorted(s for s in SERVICES if s in data)   # the services on the page
+    status = "ok" if len(missing) == 3 else "failed" if not missing else "partial"
+    return JsonResponse({**data, "missing": missing, "status": status},
+                        status=503 if status == "failed" else 200)
+""", "'missing' lists the services that answered"),
+    Case("graceful", "ch03.W034", """
+async def city_panel(request, slug):
+    async def one(session, service):
+        async with asyncio.timeout(0.5):
+            return await fetch(session, service, slug)
+    async with aiohttp.ClientSession() as session:
+        answers = await asyncio.gather(*(one(session, s) for s in SERVICES), return_exceptions=True)
+    data = {"city": slug}
+    missing = sorted(s for s, a in zip(SERVICES, answers) if isinstance(a, Exception))
+    data.update({s: a for s, a in zip(SERVICES, answers) if not isinstance(a, Exception)})
+    status = "ok" if not missing else "failed" if len(missing) == 3 else "partial"
+    return JsonResponse({**data, "missing": missing, "status": status}, status=206 if missing else 200)
+""", "206 for a partial page"),
     Case("graceful", "ch03.W036", """
 async def city_panel(request, slug):
     async def one(session, service):
@@ -658,6 +714,25 @@ async def launch_events(request):
         yield "event: liftoff\\n\\n"
     return StreamingHttpResponse(ticks(), content_type="text/event-stream")
 """, "liftoff without a data line"),
+    Case("launch-events", "ch03.W048", """
+async def launch_events(request):
+    n = int(request.GET.get("n", 3))
+    async def ticks():
+        for k in range(n, 0, -1):
+            yield f"event: tick\\ndata: {json.dumps({'remaining': k})}\\n\\n"
+            await asyncio.sleep(0.1)
+    return StreamingHttpResponse(ticks(), content_type="text/event-stream")
+""", "no liftoff"),
+    Case("launch-events", "ch03.W054", """
+async def launch_events(request):
+    n = int(request.GET.get("n", 3))
+    async def ticks():
+        for k in range(n, 0, -1):
+            yield f"event: tick\\ndata: {json.dumps({'remaining': k})}\\n\\n"
+            await asyncio.sleep(0.1)
+        yield "event: liftoff\\ndata: {}\\n\\n"
+    return StreamingHttpResponse(ticks(), content_type="text/event-stream", status=202)
+""", "status 202"),
     Case("launch-events", "ch03.W049", """
 async def launch_events(request):
     n = int(request.GET.get("n", 3))
@@ -769,6 +844,21 @@ class CityCard:
             weather = await fetch(session, "weather", slug)
         return JsonResponse({"city": city.name, "country": city.country, "weather": weather})
 """, "a plain class, not a View"),
+    Case("city-card", "ch03.W064", """
+class CityCard(View):
+    async def city(self, request, slug):
+        return JsonResponse({"city": slug})
+""", "a handler not called get"),
+    Case("city-card", "ch03.W071", """
+class CityCard(View):
+    async def get(self, request, slug):
+        city = await City.objects.filter(name=slug).afirst()
+        if city is None:
+            return JsonResponse({"error": "no such city"}, status=404)
+        async with aiohttp.ClientSession() as session:
+            weather = await fetch(session, "weather", slug)
+        return JsonResponse({"city": city.name, "country": city.country, "weather": weather})
+""", "looked up by name instead of slug"),
     Case("city-card", "ck.E004", """
 class CityCard(View):
     async def get(self, request, slug):
