@@ -6,7 +6,8 @@ PORT ?= 8888
 # measured 51-54 s against 69 s for the whole suite.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help setup lab reset test test-fast browser-test notebooks exercises progress lock html clean
+.PHONY: help setup lab reset test test-fast browser-test notebooks exercises progress lock html clean \
+        doctor wheelhouse grade-test offline-test
 
 help:
 	@echo "make lab        start JupyterLab on 127.0.0.1 with your copy of chapter 00 open"
@@ -18,6 +19,11 @@ help:
 	@echo "make exercises  regenerate exercises/ from solutions/"
 	@echo "make lock       re-pin requirements.txt from requirements.in"
 	@echo "make html       a static site to read offline in site/ (SOLUTIONS=1 adds the answers)"
+	@echo "make doctor     check this machine before a workshop: ends with Ready. or what to fix"
+	@echo "make wheelhouse  every pinned wheel in ./wheelhouse: installs then need no network"
+	@echo "               (PLATFORMS=\"win_amd64 macosx_15_0_arm64\" adds other machines, for a USB stick)"
+	@echo "make grade-test   real nbgrader on chapter 01: blank scores 0, solved full marks"
+	@echo "make offline-test  a fresh install from ./wheelhouse with no network (needs root and unshare)"
 
 setup:
 	@scripts/setup-env
@@ -50,6 +56,22 @@ html: setup
 # JupyterLab from `make lab`, driven in Chromium (the system's; see tests/browser/). CI runs it after `make test`.
 browser-test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser/lab_session.py
+
+# Before a workshop (learners, at home): Python, ports, disk, wheelhouse, a kernel that sets the course up.
+doctor: setup
+	@$(PY) -m coursekit.doctor
+
+# An offline room: scripts/setup-env installs from ./wheelhouse by itself when it exists.
+wheelhouse: setup
+	@$(PY) scripts/wheelhouse $(PLATFORMS)
+
+# Graded classes: nbgrader from generate_assignment to feedback (docs/instructors.md). CI runs it.
+grade-test: setup
+	$(PY) -m pytest -q -p no:cacheprovider -s tests/grading/nbgrader_run.py
+
+# scripts/setup-env in a network namespace with no network, from a fresh copy. CI runs it (as root).
+offline-test: wheelhouse
+	$(PY) -m pytest -q -p no:cacheprovider -s tests/offline/install_offline.py
 
 clean:
 	rm -rf .venv site
