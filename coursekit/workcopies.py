@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from urllib.parse import quote, unquote
 
-import nbformat
-
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"lesson": "notebooks", "exercises": "exercises", "solutions": "solutions"}  # kind -> source folder
 COPIED_BY_DEFAULT = ("lesson", "exercises")
@@ -86,27 +84,47 @@ def chapter_number(text):
     return number
 
 
+# --- notebooks as JSON ---------------------------------------------------------------------
+# Plain json, not nbformat: importing nbformat (jsonschema and its grammars) took seconds, and
+# `make lab` runs this before JupyterLab starts.
+def read_notebook(path):
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        cell["source"] = _joined(cell.get("source", ""))
+    return nb
+
+
+def notebook_text(nb):
+    """The file as Jupyter writes it: sources as lists of lines, keys sorted, one-space indent."""
+    cells = [{**cell, "source": cell["source"].splitlines(keepends=True)} for cell in nb["cells"]]
+    return json.dumps({**nb, "cells": cells}, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _joined(source):
+    return "".join(source) if isinstance(source, list) else source
+
+
 # --- making copies -----------------------------------------------------------------------
 def fingerprint(nb):
     """What a copy is made from: the cells' types and sources (not outputs, which change on re-runs)."""
-    cells = [[c.cell_type, c.source] for c in nb.cells]
+    cells = [[c["cell_type"], c["source"]] for c in nb["cells"]]
     return hashlib.sha256(json.dumps(cells).encode()).hexdigest()[:16]
 
 
 def working_copy(source, work):
     """The notebook a learner starts from: no outputs, links to the other copies."""
-    nb = nbformat.read(source.path, as_version=4)
+    nb = read_notebook(source.path)
     made_from = fingerprint(nb)
     linked = _linked_kinds(work, source)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        cell.metadata.pop("execution", None)
-        if cell.cell_type == "markdown":
-            cell.source = retarget_links(cell.source, source.course_path,
-                                         lambda path: _place_in_work(path, work, linked))
-    nb.metadata.pop("widgets", None)
-    nb.metadata.setdefault("coursekit", {})["copied_from"] = {"path": source.course_path, "cells": made_from}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            cell["outputs"], cell["execution_count"] = [], None
+        cell.get("metadata", {}).pop("execution", None)
+        if cell["cell_type"] == "markdown":
+            cell["source"] = retarget_links(cell["source"], source.course_path,
+                                            lambda path: _place_in_work(path, work, linked))
+    nb["metadata"].pop("widgets", None)
+    nb["metadata"].setdefault("coursekit", {})["copied_from"] = {"path": source.course_path, "cells": made_from}
     return nb
 
 
@@ -130,8 +148,7 @@ def _kind(folder):
 
 
 def copy_text(source, work):
-    text = nbformat.writes(working_copy(source, work))
-    return text if text.endswith("\n") else text + "\n"
+    return notebook_text(working_copy(source, work))
 
 
 def make_copy(source, work, text=None):
@@ -169,10 +186,10 @@ def outdated(work=None):
         if not target.exists():
             continue
         try:
-            made_from = nbformat.read(target, as_version=4).metadata["coursekit"]["copied_from"]["cells"]
+            made_from = read_notebook(target)["metadata"]["coursekit"]["copied_from"]["cells"]
         except (KeyError, ValueError, OSError):
             continue  # not one of ours, or unreadable: leave it be
-        if made_from != fingerprint(nbformat.read(source.path, as_version=4)):
+        if made_from != fingerprint(read_notebook(source.path)):
             stale.append((target, source))
     return stale
 
