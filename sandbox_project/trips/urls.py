@@ -13,5 +13,6 @@ urlpatterns = [
     path("orm/", include("trips.orm_urls")),
     path("live/", include("trips.live_urls")),
     path("tasks/", include("trips.task_urls")),
+    path("lab/", include("trips.lab_urls")),
     path("pitfalls/", include("trips.pitfall_urls")),
 ]
