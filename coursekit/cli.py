@@ -180,7 +180,7 @@ def cmd_reset(args):
         sys.exit(str(error))
     work = workcopies.work_dir()
     if numbers is None and not args.yes and sys.stdin.isatty():
-        reply = input(f"Replace your copies of every chapter with fresh ones? Yours move to "
+        reply = input(f"Replace your copies of every chapter with fresh ones? The ones you changed move to "
                       f"{shown(work / workcopies.BACKUPS)}/. [y/N] ")
         if reply.strip().lower() not in ("y", "yes"):
             sys.exit("Nothing was changed. One chapter: make reset CHAPTER=03")

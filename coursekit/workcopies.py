@@ -227,8 +227,9 @@ def _new_backup_folder(work):
 
 
 # --- links between notebooks ------------------------------------------------------------
-_MENTION = r"`(?P<code>(?:\.\./)?(?:notebooks|exercises|solutions)/[\w.-]+\.ipynb)`"  # `exercises/03-x.ipynb`
-_PATH_TEXT = r"(?P<tick>`?)(?P<code>(?:\.\./)?(?:notebooks|exercises|solutions)/[\w.-]+\.ipynb)(?P=tick)"
+_NOTEBOOK_PATH = r"(?:\.\./)?(?:notebooks|exercises|solutions)/[\w.-]+\.ipynb"   # exercises/03-x.ipynb
+_MENTION = rf"`(?P<code>{_NOTEBOOK_PATH})`"                                        # in code style
+_PATH_TEXT = rf"(?P<tick>`?)(?P<code>{_NOTEBOOK_PATH})(?P=tick)"                    # as a link's text
 _REFERENCE = re.compile(
     r"\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\((?P<target>[^()\s]+)(?P<title>\s+\"[^\"]*\")?\)"  # [text](target)
     r"|href=\"(?P<href>[^\"]+)\""                                                         # <a href="target">
