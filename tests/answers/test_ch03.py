@@ -189,7 +189,7 @@ async def trip_summary(request, slug):
 async def trip_summary(request, slug):
     try:
         async with aiohttp.ClientSession() as session:
-            async with asyncio.timeout(1.75):
+            async with asyncio.timeout(2.0):
                 answers = await asyncio.gather(*(fetch(session, s, slug) for s in SERVICES))
     except TimeoutError:
         return JsonResponse({"city": slug, "error": "upstream timeout"}, status=504)
