@@ -7,6 +7,7 @@ It needs root and unshare. Where they are missing it fails and says so: it never
 without having installed anything.
 """
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,13 +70,16 @@ def test_setup_env_installs_from_the_wheelhouse_with_no_network(tmp_path):
     interfaces = {line.split(":")[0].strip() for line in devices.stdout.splitlines() if ":" in line}
     assert interfaces == {"lo"}, f"the namespace has network interfaces besides loopback: {interfaces}"
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     setup = offline("scripts/setup-env", course, env)
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
     assert setup.returncode == 0, f"setup-env failed offline:\n{setup.stdout}\n{setup.stderr}"
     assert "from ./wheelhouse (no network needed)" in setup.stdout, setup.stdout
     assert "installing with pip" not in setup.stdout, setup.stdout + setup.stderr  # uv did it
-    print(f"\nOffline install from ./wheelhouse ({len(list(WHEELHOUSE.glob('*.whl')))} wheels): {took:.1f} s")
+    print(f"\nOffline install from ./wheelhouse ({len(list(WHEELHOUSE.glob('*.whl')))} wheels): {took:.1f} s "
+          f"({cpu_s:.1f} s of CPU; load average {os.getloadavg()[0]:.1f})")
 
     imports = offline('.venv/bin/python -c "import django, channels, coursekit; print(coursekit.__file__)"',
                       course, env)
