@@ -83,7 +83,7 @@ SERIALIZED = chapter.nudge(
     "needs protecting, and with no await inside it, it needs no lock at all on one event loop.")
 ANSWERS = chapter.nudge(
     "W025", "other answers than the task's",
-    "Answer 200 {{\"tour\": slug, \"booked\": true}} for a sale, 409 {{\"error\": \"sold out\"}} when no seat is left "
+    "Answer 200 {\"tour\": slug, \"booked\": true} for a sale, 409 {\"error\": \"sold out\"} when no seat is left "
     "and 402 for a declined card.")
 STUCK = chapter.nudge(
     "W026", "the requests never finished",
@@ -137,11 +137,11 @@ WRONG_USER = chapter.nudge(
     "the same request, after the payment.")
 NO_ENTRY = chapter.nudge(
     "W043", "audit entries missing",
-    "Every booking writes one audit entry, `legacy_audit.audit(f'booked {{slug}}')`, after the payment. A call "
+    "Every booking writes one audit entry, `legacy_audit.audit(f'booked {slug}')`, after the payment. A call "
     "through sync_to_async must be awaited to run.")
 AUDIT_ANSWER = chapter.nudge(
     "W044", "another answer than the task's",
-    "Answer 200 {{\"tour\": slug, \"user\": user}} for each booking.")
+    "Answer 200 {\"tour\": slug, \"user\": user} for each booking.")
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ async def {slow}(city):
 
 
 def {minor}(city):
-    time.sleep(0.06)
+    time.sleep(0.09)
     return len(city)
 
 
@@ -303,7 +303,14 @@ async def check_find_blocker(ctx, find_blocker):
             return await module.trip_report(city)
 
         started = time.perf_counter()
-        got = await ctx.call(find_blocker, report, module, what="`find_blocker(report, library)`")
+        try:
+            got = await ctx.call(find_blocker, report, module, what="`find_blocker(report, library)`")
+        except Fail as fail:
+            # A stall the sampler thread never saw (it did not get to run) has no stack: on a stalled machine a
+            # right answer can trip over that.
+            if fail.kind is Kind.ERROR and _machine_stalled(ctx, started, time.perf_counter(), 0.05):
+                raise Busy("the stalls' stacks (the machine stalled meanwhile)") from None
+            raise
         fail = _judge_blocker_name(got, roles, find_blocker)
         if fail is None:
             continue
@@ -334,7 +341,10 @@ def _unbind_loop_primitives(fn):
 
 
 async def _drive_seats(view, seats, rounds):
-    """Each round: reset SEATS, send every card's request at once; what came back, and what was paid."""
+    """Each round: reset SEATS, then send its batches one after another, each batch's requests at once;
+    what came back, and what was paid."""
+    from unittest import mock
+
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
 
@@ -344,14 +354,19 @@ async def _drive_seats(view, seats, rounds):
     from ..routes import mounted
 
     outcomes = []
-    with mounted(path("ck08/tours/<slug:slug>/book/", csrf_exempt(view))), _request_errors() as errors:
+    # Slower payments: requests that arrive spread out on a busy machine still meet at the payment.
+    with mounted(path("ck08/tours/<slug:slug>/book/", csrf_exempt(view))), _request_errors() as errors, \
+            mock.patch.object(pitfall_views, "PAYMENT_SECONDS", 0.3):
         app = fresh_handler()
-        for tour, count, cards in rounds:
+        for tour, count, batches in rounds:
             seats.clear()
             seats[tour] = count
             first_payment = len(pitfall_views.PAYMENTS)
-            responses = await asyncio.gather(*(
-                request(app, f"/ck08/tours/{tour}/book/", "POST", headers=[("X-Card", card)]) for card in cards))
+            cards, responses = [], []
+            for batch in batches:
+                cards += batch
+                responses += await asyncio.gather(*(
+                    request(app, f"/ck08/tours/{tour}/book/", "POST", headers=[("X-Card", card)]) for card in batch))
             outcomes.append({"tour": tour, "seats": count, "cards": cards, "left": seats.get(tour),
                              "answers": [(r.status, _json(r)) for r in responses],
                              "payments": list(pitfall_views.PAYMENTS[first_payment:])})
@@ -421,14 +436,15 @@ async def check_seat_race(ctx, book_seat, SEATS):
     seats = rng.randint(2, 4)
     cards = ["ok"] * 5 + ["declined"] * 2
     rng.shuffle(cards)
-    cards = ["declined"] + cards  # a declined card first: its seat must come back
-    rounds = [(tours[0], seats, ["ok"] * (seats + rng.randint(3, 5))), (tours[1], rng.randint(3, 4), cards)]
+    # Round one: more buyers than seats, all at once. Round two: a declined card alone first (its seat must come
+    # back), then a mix at once.
+    rounds = [(tours[0], seats, [["ok"] * (seats + rng.randint(3, 5))]),
+              (tours[1], rng.randint(3, 4), [["declined"], cards])]
     saved = dict(SEATS)
     _unbind_loop_primitives(book_seat)
     try:
         try:
-            outcomes, errors = await ctx.call(_drive_seats, book_seat, SEATS, rounds,
-                                              what="requests to `book_seat`", allow_block=0.1)
+            outcomes, errors = await ctx.call(_drive_seats, book_seat, SEATS, rounds, what="requests to `book_seat`")
         except Fail as fail:
             if fail.kind is Kind.TIMEOUT:
                 raise Fail("every request answered within the time limit", fail.got, STUCK, kind=Kind.TIMEOUT)
@@ -528,15 +544,25 @@ async def _run_learner_test(test, view):
             return error
 
 
-async def _judge_learner_test(test):
-    """(None, None) when the test passes every right view and fails every broken one; else what went wrong:
-    ("right", name, nudge, error, started, ended) or ("broken", name, nudge)."""
+async def _judge_learner_test(test, attempts=3):
+    """None when the test passes every right view and fails every broken one; else what went wrong:
+    ("right", name, nudge, [(error, started, ended), ...]) or ("broken", name, nudge).
+
+    A test that fails on a right view by assertion runs again (up to `attempts` times): on a busy machine a
+    timing assertion can fail once; a test that is wrong fails every time."""
     right, broken = _card_views()
     for name, view, nudge in right:
-        started = time.perf_counter()
-        error = await _run_learner_test(test, view)
+        failures = []
+        for _ in range(attempts):
+            started = time.perf_counter()
+            error = await _run_learner_test(test, view)
+            if error is None:
+                break
+            failures.append((error, started, time.perf_counter()))
+            if not isinstance(error, AssertionError):
+                break  # a crash or a missing await is no matter of timing
         if error is not None:
-            return ("right", name, nudge, error, started, time.perf_counter())
+            return ("right", name, nudge, failures)
     for name, view, nudge in broken:
         if await _run_learner_test(test, view) is None:
             return ("broken", name, nudge)
@@ -564,15 +590,17 @@ async def check_card_test(ctx, test_city_card):
     if outcome[0] == "broken":
         _, name, nudge = outcome
         raise Fail(f"your test to fail on a city card that {name}", "it passed", nudge)
-    _, name, nudge, error, started, ended = outcome
+    _, name, nudge, failures = outcome
+    error = failures[-1][0]
     if isinstance(error, NotImplementedError):
         raise Fail("your test to run", "NotImplementedError: it has not been written yet", NOT_WRITTEN,
                    kind=Kind.MISSING, cause=error)
     explained = chapter.explain(error, "your test")
     if explained.kind is Kind.UNAWAITED:
         raise explained
-    if isinstance(error, AssertionError) and _machine_stalled(ctx, started, ended):
-        raise Busy("your test on a right city card (the machine stalled while it ran)")
+    if isinstance(error, AssertionError) and all(_machine_stalled(ctx, started, ended, 0.1)
+                                                 for _, started, ended in failures):
+        raise Busy("your test on a right city card (the machine stalled at every try)")
     got = describe(error, width=88) if str(error) else f"{type(error).__name__} (with no message)"
     raise Fail(f"your test to pass on {name}", got, nudge, kind=Kind.WRONG, cause=error)
 
@@ -617,7 +645,7 @@ async def check_audit_user(ctx, book_tour):
     users = rng.sample(_USERS, 8)
     bookings = [(user, f"{rng.choice(_TOURS)}-{i}") for i, user in enumerate(users)]
     answers, entries, users_set, errors, loop_thread = await ctx.call(
-        _drive_audit, book_tour, bookings, what="requests to `book_tour`", allow_block=0.1)
+        _drive_audit, book_tour, bookings, what="requests to `book_tour`")
     if errors:
         raise chapter.explain(errors[0], "`book_tour`")
     for (user, slug), (status, body) in zip(bookings, answers):
