@@ -171,10 +171,19 @@ def dumps(nb):
 
 
 def generate_exercises(write=True):
-    """Regenerate exercises/ from solutions/. Returns the paths that were (or would be) changed."""
+    """Regenerate exercises/ from solutions/, and the metadata the authoring step writes into
+    solutions/ (check cells, nbgrader's; never their outputs). Returns the paths that were (or
+    would be) changed."""
     changed = []
     for solution_path in sorted((ROOT / "solutions").glob("*.ipynb")):
-        text = dumps(exercise_from_solution(nbformat.read(solution_path, as_version=4)))
+        solution = nbformat.read(solution_path, as_version=4)
+        before = [copy.deepcopy(cell.metadata) for cell in solution.cells]
+        mark_check_cells(solution)
+        if [cell.metadata for cell in solution.cells] != before:
+            changed.append(solution_path)
+            if write:
+                solution_path.write_text(dumps(solution))
+        text = dumps(exercise_from_solution(solution))
         target = exercise_path(solution_path)
         if not target.exists() or target.read_text() != text:
             changed.append(target)

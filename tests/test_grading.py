@@ -67,6 +67,22 @@ def test_a_lesson_without_answers_gets_no_nbgrader_metadata():
     assert "nbgrader" not in nb.cells[0].metadata and authoring.check_slug(nb.cells[0]) == "demo"
 
 
+def test_make_exercises_writes_the_metadata_into_solutions_and_keeps_outputs(tmp_path, monkeypatch):
+    source = SOLUTIONS[0]
+    nb = nbformat.read(source, as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("nbgrader", None)
+        cell.metadata.pop("coursekit", None)
+    (tmp_path / "solutions").mkdir()
+    target = tmp_path / "solutions" / source.name
+    target.write_text(authoring.dumps(nb))
+    monkeypatch.setattr(authoring, "ROOT", tmp_path)
+    assert authoring.generate_exercises(write=False) == [target, tmp_path / "exercises" / source.name]
+    authoring.generate_exercises()
+    assert target.read_text() == source.read_text()  # the metadata back, every output as it was
+    assert authoring.generate_exercises(write=False) == []
+
+
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_exercises_are_what_nbgrader_releases(path):
     """nbgrader's own preprocessors (those of generate_assignment that change cells) on the solution
