@@ -11,6 +11,10 @@ import pytest
 
 from coursekit import authoring
 
+# The two builds are shared by this module's tests: keep them on one pytest-xdist worker (`make test`
+# runs --dist loadgroup), so the site is built twice, not twice per worker.
+pytestmark = pytest.mark.xdist_group("site")
+
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
