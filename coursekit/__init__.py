@@ -10,12 +10,17 @@ import importlib
 
 from . import interrupt
 
+# These two share their names with their modules (coursekit.exercises, coursekit.predict): bind
+# them now, or importing the module first would leave the module where the function belongs.
+from .exercises import load_chapter as exercises  # noqa: E402
+from .predict import predict  # noqa: E402
+
 # Names are imported on first use (PEP 562): `import coursekit` stays cheap, which matters for
 # the worker processes of a process pool (they import the package to find coursekit.workloads).
 _LAZY = {
-    "raises": ("errors", "raises"), "exercises": ("exercises", "load_chapter"),
+    "raises": ("errors", "raises"),
     "show_progress": ("exercises", "show_progress"), "LoopLag": ("lag", "LoopLag"),
-    "predict": ("predict", "predict"), "run_sync": ("sandbox", "run_sync"), "setup": ("sandbox", "setup"),
+    "run_sync": ("sandbox", "run_sync"), "setup": ("sandbox", "setup"),
     "ServerProcess": ("servers", "ServerProcess"), "WorkerPoolServer": ("servers", "WorkerPoolServer"),
     "Timeline": ("timing", "Timeline"), "compare": ("timing", "compare"), "timed": ("timing", "timed"),
     "start_upstream": ("upstream", "start_upstream"), "stop_upstream": ("upstream", "stop_upstream"),

@@ -224,9 +224,10 @@ class Verdict:
 class Context:
     """What a check function gets to run and judge learner code."""
 
-    def __init__(self, exercise, control):
+    def __init__(self, exercise, control, attempt=1):
         self.exercise = exercise
         self.control = control  # a ThreadLag running for the whole check: the machine's own stalls
+        self.attempt = attempt  # 2 when the check runs again because the first run could not judge
 
     async def call(self, fn, *args, timeout=None, allow_block=None, what=None, **kwargs):
         """Run learner code under guard. Any failure becomes a Fail with a kind and a nudge.
@@ -260,12 +261,14 @@ class Context:
     def judge_loop(self, loop_gaps, allowed, what):
         """Fail when the code held its loop longer than `allowed`; Busy when the machine might have."""
         verdict, seconds = blame(loop_gaps, self.control.gaps, allowed)
+        if verdict == "doubt" and self.attempt > 1:
+            verdict = "blocked"  # a short stall that came back on the second run is the code's
         if verdict == "blocked":
             raise Fail(f"{what} to leave the event loop free while it waits",
                        f"the loop was blocked for {seconds:.2f} s in one go", BLOCKED, kind=Kind.BLOCKED)
-        if verdict == "unsure":
-            raise Busy(f"{what} to leave the event loop free (a stall of {seconds:.2f} s coincided with the "
-                       "machine being busy)")
+        if verdict in ("unsure", "doubt"):
+            raise Busy(f"{what} to leave the event loop free (a stall of {seconds:.2f} s that the machine's "
+                       "own load could explain)")
 
     def exceeds(self, measured, limit, started, ended=None):
         """Is `measured` (seconds, between started and ended) over `limit` by the code's own doing?
@@ -393,12 +396,12 @@ class Chapter:
         await asyncio.to_thread(_warm_imports)
         verdict = None
         for attempt in (1, 2):  # a check that could not judge a timing gets one more run
-            verdict = await self._run_once(exercise, namespace, answers)
+            verdict = await self._run_once(exercise, namespace, answers, attempt)
             if verdict.passed is not None:
                 break
         return verdict
 
-    async def _run_once(self, exercise, namespace, answers):
+    async def _run_once(self, exercise, namespace, answers, attempt=1):
         # Always the same text for the same answer (nbval compares it), whatever hints were seen.
         verdict = Verdict(exercise.id, False, hints_left=bool(exercise.hints))
         # Leftovers of an earlier attempt (a coroutine a wrong answer never awaited) are collected now,
@@ -410,7 +413,7 @@ class Chapter:
             try:
                 values = [answers[name] if name in answers else _lookup(name, namespace) for name in exercise.needs]
                 async with asyncio.timeout(exercise.timeout + 10):
-                    message = await exercise.check_fn(Context(exercise, control), *values)
+                    message = await exercise.check_fn(Context(exercise, control, attempt), *values)
                 reports.settle()
                 if reports.lines:
                     raise Fail("nothing left running or unawaited", "; ".join(reports.lines), LEFT_RUNNING,

@@ -386,7 +386,7 @@ def test_worker_pool_queues_requests_beyond_its_workers():
         timeline = server.timeline()
     assert bodies == [b"ok"] * 6
     assert timeline.peak_overlap() == 2
-    assert 0.28 <= t.seconds < 1.0  # three waves of 0.1 s
+    assert t.seconds >= 0.28  # three waves of 0.1 s at the least (load only adds time)
     assert sum(s.waited > 0.05 for s in server.served) >= 3
 
 
