@@ -104,6 +104,17 @@ def server_answers(port, token):
         return False
 
 
+def stop_with_this_process():
+    """In the child, before it runs JupyterLab: on Linux, if this command is killed outright
+    (kill -9, a crashed terminal), the kernel stops JupyterLab too instead of leaving it running."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: Ctrl+C and kill still stop it through this command
+
+
 def stop(process):
     """Stop JupyterLab the way Ctrl+C in its own terminal would: it shuts its kernels down."""
     if process.poll() is None:
@@ -140,7 +151,7 @@ def cmd_lab(args):
     with open(log_path, "w") as log:
         process = subprocess.Popen(argv + args.extra, stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT, env={**os.environ, "JUPYTER_TOKEN": token},
-                                   start_new_session=True)
+                                   start_new_session=True, preexec_fn=stop_with_this_process)
     # A closed terminal or a `kill` stops JupyterLab too, like Ctrl+C.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.default_int_handler)

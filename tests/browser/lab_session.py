@@ -103,6 +103,10 @@ class Lab:
         return self.process.wait(timeout=60)
 
     def kill(self):
+        """After a failure: Ctrl+C first (JupyterLab runs in its own session, out of reach of killpg)."""
+        if self.process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.interrupt()
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
 
