@@ -23,9 +23,10 @@ class PitfallViewTests(TestCase):
             response = await AsyncClient().get("/pitfalls/costs/blocking/?currency=NOK")
         self.assertEqual(response.status_code, 200)
         self.assertGreaterEqual(lag.max, 0.3 - lag.tick)   # a 0.3 s time.sleep is never shorter (to a tick)
-        where = max(lag.stalls, key=lambda s: s.seconds).where
-        self.assertEqual((where.name, where.line), ("load_exchange_rates", "time.sleep(0.3)  # stands for a "
-                                                    "blocking HTTP call: requests.get(...) waiting 0.3 s for the bank"))
+        # A busy machine may add stalls of its own: pick the helper's by its frame.
+        stall = next(s for s in lag.stalls if s.where is not None and s.where.name == "load_exchange_rates")
+        self.assertGreaterEqual(stall.seconds, 0.3 - lag.tick)
+        self.assertTrue(stall.where.line.startswith("time.sleep(0.3)"))
 
     async def test_the_fixed_view_leaves_the_loop_free(self):
         with ThreadLag() as control:
