@@ -103,17 +103,17 @@ def draw_marks(page):
     return page
 
 
-_ANCHOR = re.compile(r'<a\s+([^>]*?)href="([^"]+)"([^>]*)>(.*?)</a>', re.S)
+_ANCHOR = re.compile(r'<a\s[^>]*?href="([^"]+)"[^>]*>(.*?)</a>', re.S)
 
 
 def unlink_unpublished(page, course_path, warnings):
     """A link to a notebook without a page here (a solution, by default) keeps its text only."""
     def one(match):
-        href = html.unescape(match.group(2))
+        href = html.unescape(match.group(1))
         if re.match(r"^[a-z][a-z0-9+.-]*:|^#|^/", href, re.I) or ".ipynb" not in href.split("#")[0]:
             return match.group(0)
         warnings.append(f"{course_path}: {href} is not published here; shown as text")
-        return f'<span class="unpublished" title="not part of this site">{match.group(4)}</span>'
+        return f'<span class="unpublished" title="not part of this site">{match.group(2)}</span>'
 
     return _ANCHOR.sub(one, page)
 
@@ -121,16 +121,16 @@ def unlink_unpublished(page, course_path, warnings):
 def render_index(chapters, published, solutions):
     rows = []
     for info in chapters:
-        number = info["number"]
-        links = [f'<a class="lesson" href="{page_of(p)}">{label}</a>'
-                 for folder, label in FOLDERS.items()
-                 for p in [f"{folder}/{info['stem']}.ipynb"] if p in published]
-        objectives = markdown2html(info["objectives"]) if info["objectives"] else ""
+        pages = [(label, f"{folder}/{info['stem']}.ipynb") for folder, label in FOLDERS.items()]
+        links = " · ".join(f'<a href="{page_of(path)}">{label}</a>' for label, path in pages if path in published)
+        time_needed = f' <span class="time">{html.escape(info["time"])}</span>' if info["time"] else ""
+        objectives = (f'<p class="lead">{html.escape(info["lead"])}</p>{markdown2html(info["objectives"])}'
+                      if info["objectives"] else "")
         rows.append(f"""
-<section class="chapter" id="ch{number}">
-  <h2><span class="number">{number}</span> <a href="{page_of(f"notebooks/{info['stem']}.ipynb")}">{html.escape(info["title"])}</a></h2>
-  <p class="pages">{" · ".join(links)}{f' <span class="time">{html.escape(info["time"])}</span>' if info["time"] else ""}</p>
-  {f'<p class="lead">{html.escape(info["lead"])}</p>{objectives}' if objectives else ""}
+<section class="chapter" id="ch{info["number"]}">
+  <h2><span class="number">{info["number"]}</span> <a href="{page_of(pages[0][1])}">{html.escape(info["title"])}</a></h2>
+  <p class="pages">{links}{time_needed}</p>
+  {objectives}
 </section>""")
     note = ("Worked answers are included: try each exercise before you read its solution."
             if solutions else "Exercises are shown without their answers.")
@@ -179,12 +179,10 @@ def build(out, solutions=False):
                                                               "course_nav": nav(course_path, published)})
         target = out / page_of(course_path)
         target.parent.mkdir(exist_ok=True)
-        target.write_text(unlink_unpublished(draw_marks(body), course_path, warnings))
+        target.write_text(unlink_unpublished(draw_marks(body), course_path, warnings), encoding="utf-8")
 
-    chapters = []
-    for lesson in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        chapters.append({**chapter_info(lesson), "stem": lesson.stem})
-    (out / "index.html").write_text(render_index(chapters, published, solutions))
+    chapters = [{**chapter_info(lesson), "stem": lesson.stem} for lesson in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    (out / "index.html").write_text(render_index(chapters, published, solutions), encoding="utf-8")
     return paths, warnings
 
 

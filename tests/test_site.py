@@ -41,21 +41,21 @@ def pages(site):
 
 
 def references(page):
-    return re.findall(r'(?:href|src)="([^"]*)"', page.read_text())
+    return re.findall(r'(?:href|src)="([^"]*)"', page.read_text(encoding="utf-8"))
 
 
 def ids(page):
     """Anchors, percent-decoded as a browser matches them (nbconvert writes `id="01-%C2%B7-..."`)."""
-    return {unquote(html.unescape(i)) for i in re.findall(r'\bid="([^"]*)"', page.read_text())}
+    return {unquote(html.unescape(i)) for i in re.findall(r'\bid="([^"]*)"', page.read_text(encoding="utf-8"))}
 
 
 def text_of(page):
     """What a reader sees: the page without tags (highlighted code is split into spans)."""
-    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
 
 
 def test_the_index_lists_every_chapter_in_order_with_its_objectives(site):
-    index = (site / "index.html").read_text()
+    index = (site / "index.html").read_text(encoding="utf-8")
     positions = []
     for lesson in LESSONS:
         first = next(c.source for c in nbformat.read(lesson, as_version=4).cells if c.cell_type == "markdown")
@@ -92,7 +92,7 @@ def test_every_internal_link_leads_to_a_page_and_anchor_of_the_site(which, reque
 def test_the_pages_load_nothing_from_the_internet(which, request):
     site = request.getfixturevalue(which)
     for page in pages(site):
-        text = page.read_text()
+        text = page.read_text(encoding="utf-8")
         assert not re.findall(r'<(?:script|link)\b[^>]*(?:src|href)="(?:https?:)?//', text), page.name
         assert ".ipynb\"" not in text, page.name  # every link between notebooks leads to a page
 
@@ -129,13 +129,13 @@ def test_answers_are_published_only_when_asked(site, site_with_solutions):
     assert not [line for line in answers if line in default_text]
     with_solutions = "".join(text_of(page) for page in pages(site_with_solutions))
     assert all(line in with_solutions for line in answers)
-    index = (site_with_solutions / "index.html").read_text()
+    index = (site_with_solutions / "index.html").read_text(encoding="utf-8")
     for solution in (ROOT / "solutions").glob("*.ipynb"):
         assert f'href="solutions/{solution.stem}.html"' in index
 
 
 def test_verdict_marks_are_drawn_without_an_emoji_font(site):
-    welcome = (site / "notebooks" / "00-welcome.html").read_text()
+    welcome = (site / "notebooks" / "00-welcome.html").read_text(encoding="utf-8")
     assert 'class="ck-mark ck-pass"' in welcome and 'class="ck-mark ck-fail"' in welcome
     outside_marks = re.sub(r'<span class="ck-glyph">[^<]*</span>', "", welcome)
     assert not set("✅❌✔✘") & set(outside_marks)
