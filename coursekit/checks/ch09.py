@@ -3,8 +3,8 @@ import asyncio
 import inspect
 import json
 import math
-import os
 import random
+import sys
 import time
 
 from ..exercises import UNAWAITED_USED, Busy, Chapter, Fail, Kind
@@ -16,9 +16,10 @@ chapter = Chapter("09", "Performance lab: when async helps and when it does not"
 NOT_A_LIST = chapter.nudge("W001", "not a list of strings",
                            "Return the command as a list of strings, one per argument, as the lesson's DESIGNS "
                            "does: numbers too (`str(threads)`).")
-NOT_GUNICORN = chapter.nudge("W002", "not gunicorn",
-                             "The fixed pool here is gunicorn's: start the command with "
-                             "[\"{python}\", \"-m\", \"gunicorn\", ...].")
+NOT_GUNICORN = chapter.nudge("W002", "not {python} -m gunicorn",
+                             "Start the command with [\"{python}\", \"-m\", \"gunicorn\", ...]: the fixed pool "
+                             "here is gunicorn's, and `{python}` becomes this kernel's Python, the one with gunicorn "
+                             "and Tripboard installed (a bare `python` may be another).")
 BAD_OPTION = chapter.nudge("W003", "gunicorn refuses an option",
                            "gunicorn's own parser rejected the command (shown under Got): check the option names "
                            "(`--workers`, `--threads`, `--bind`) and that each has its value.")
@@ -112,12 +113,9 @@ def _cases():
 
 
 def _gunicorn_args(command):
-    """The arguments after `gunicorn` (`-m gunicorn` or a gunicorn executable), or None."""
-    for index, part in enumerate(command):
-        if part == "-m" and index + 1 < len(command) and command[index + 1] == "gunicorn":
-            return command[index + 2:]
-        if os.path.basename(part) == "gunicorn":
-            return command[index + 1:]
+    """The arguments after `{python} -m gunicorn` (this kernel's Python), or None."""
+    if len(command) >= 3 and command[0] in ("{python}", sys.executable) and command[1:3] == ["-m", "gunicorn"]:
+        return command[3:]
     return None
 
 

@@ -43,6 +43,11 @@ def pool_command(rate, latency):
 def pool_command(rate, latency):
     return lab.UVICORN + ["tripboard.asgi:application", "--limit-concurrency", str(math.ceil(rate * latency))]
 """, "uvicorn"),
+    Case("pool-size", "ch09.W002", """
+def pool_command(rate, latency):
+    return ["python", "-m", "gunicorn", "tripboard.wsgi:application", "-b", "127.0.0.1:{port}",
+            "--threads", str(math.ceil(rate * latency))]
+""", "python instead of {python}"),
     Case("pool-size", "ch09.W006", """
 def pool_command(rate, latency):
     return lab.GUNICORN + ["tripboard.wsgi:application", "-k", "gevent", "--worker-connections",
