@@ -1,7 +1,7 @@
 # The course's commands. Each sets up .venv first (once; again only when the pins change).
 PY := .venv/bin/python
 PORT ?= 8888
-# A notebook's items stay on one worker (--dist loadgroup, see conftest.py). Notebooks spend most of their
+# Each notebook's items stay on one worker (--dist loadfile: nbval keeps one kernel per file). Notebooks spend most of their
 # time waiting (upstream latencies, sleeps), so 3 workers beat 2 on a 2-core machine:
 # measured 51-54 s against 69 s for the whole suite.
 PYTEST_WORKERS ?= 3
@@ -35,7 +35,7 @@ reset: setup
 	@$(PY) -m coursekit reset $(CHAPTER) $(if $(ONLY),--only $(ONLY))
 
 test: setup
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -q \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile -q \
 	  --nbval --nbval-current-env --nbval-sanitize-with tests/nbval-sanitize.cfg
 
 notebooks: setup

@@ -49,17 +49,3 @@ def pytest_collect_file(file_path: Path, parent):
         return NotebookChecks.from_parent(parent, path=file_path)
     return None
 
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Keep work that shares state on one pytest-xdist worker (`--dist loadgroup`), spread the rest.
-
-    A notebook's cells share one kernel: all of its items (nbval's cells and the checks above)
-    form one group. A chapter's wrong-answer table shares one sandbox per worker: one group per
-    exercise, so the tables of a chapter spread over the workers. Everything else runs anywhere.
-    """
-    for item in items:
-        if item.path.suffix == ".ipynb":
-            item.add_marker(pytest.mark.xdist_group(str(item.path.relative_to(config.rootpath))))
-        elif item.path.parent.name == "answers" and hasattr(item, "callspec") and "case" in item.callspec.params:
-            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}:{item.callspec.params['case'].slug}"))
