@@ -8,13 +8,16 @@
 
 Every server runs from sandbox_project/ with this kernel's sandbox database and secret key
 (`server_env`), calls `upstream`, and has DEBUG off (as in production: no query log growing
-under load). Its output goes to a log file that is deleted when it stops.
+under load). Its output goes to a log file that is deleted when it stops. A server also stops
+when the kernel that started it dies (Kernel > Restart, a crash): on Linux it asks for SIGTERM
+when its parent goes (prctl's PR_SET_PDEATHSIG), so no lab server outlives its notebook.
 
 The theory lines the lesson draws beside its measurements:
 
     pool_theory(pool=4, latency=0.1)(clients)   # min(clients, pool) / latency: a fixed pool's cap
     async_theory(latency=0.1)(clients)          # clients / latency: no cap but the clients'
 """
+import os
 from pathlib import Path
 
 from .servers.process import ServerProcess
@@ -47,8 +50,27 @@ def server_env(upstream_url):
             "UPSTREAM_BASE_URL": str(upstream_url).rstrip("/"), "PYTHONUNBUFFERED": "1"}
 
 
+# Run as `{python} -c DIE_WITH_PARENT <parent pid> <command...>`: asks the kernel (Linux) for SIGTERM
+# when the parent process dies, then becomes the command (the request survives exec).
+DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+libc = ctypes.CDLL(None)
+if hasattr(libc, "prctl"):
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("the notebook's kernel is gone")
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
 class LabServer(ServerProcess):
-    """A ServerProcess whose log file goes when it stops (nothing left in the temp directory)."""
+    """A ServerProcess that dies with the kernel that started it, and whose log file goes when it
+    stops (nothing left running, nothing left in the temp directory)."""
+
+    def __init__(self, command, **kwargs):
+        super().__init__(["{python}", "-c", DIE_WITH_PARENT, str(os.getpid()), *command], **kwargs)
+        if kwargs.get("name") is None:
+            self.name = os.path.basename(self.command[4])
 
     async def stop(self, grace=5.0):
         await super().stop(grace)

@@ -32,7 +32,7 @@ def sweep(benches, *, theory=None, latency=None, ceilings=None, title=None,
     show=False returns the figure instead of showing it.
     """
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     theory, ceilings = theory or {}, ceilings or {}
     fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.3))
@@ -58,7 +58,7 @@ def sweep(benches, *, theory=None, latency=None, ceilings=None, title=None,
         if panel in LOG:
             ax.set_yscale("log")
             ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1, 2, 5)))
-            ax.yaxis.set_major_formatter(ScalarFormatter())
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
             ax.yaxis.set_minor_formatter(NullFormatter())
         else:
             ax.set_ylim(bottom=0)

@@ -144,3 +144,31 @@ def test_a_table_of_named_points():
     lines = text.splitlines()
     assert lines[0] == "cpu" and lines[1].startswith("design               clients")
     assert lines[2].startswith("gunicorn ") and lines[3].split()[-4:] == ["12", "64", "29.2", "35"]
+
+
+def test_a_lab_server_dies_with_the_process_that_started_it(tmp_path):
+    """The kernel is killed (no shutdown, no atexit): its lab servers stop too."""
+    script = tmp_path / "kernel.py"
+    script.write_text(
+        "import asyncio, os, time\n"
+        "from coursekit.lab import LabServer\n"
+        "async def main():\n"
+        "    server = await LabServer(['{python}', '-m', 'coursekit.upstream', '--port', '{port}'], probe='/',\n"
+        "                             name='upstream').start()\n"
+        "    print(server.process.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+        "asyncio.run(main())\n")
+    kernel = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    server_pid = int(kernel.stdout.readline())
+    assert open(f"/proc/{server_pid}/cmdline").read().split("\0")[1:3] == ["-m", "coursekit.upstream"]
+    kernel.kill()
+    kernel.wait()
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{server_pid}") or open(f"/proc/{server_pid}/stat").read().split()[2] == "Z":
+            break
+        import time
+
+        time.sleep(0.05)
+    else:
+        os.kill(server_pid, 9)
+        raise AssertionError("the server outlived the process that started it")
