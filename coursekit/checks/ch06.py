@@ -465,9 +465,12 @@ def _booking_rows(reference):
 def _trip_ids():
     from trips.models import Trip
 
-    ids = list(Trip.objects.values_list("pk", flat=True))
-    random.shuffle(ids)
-    return ids[:2]
+    rows = list(Trip.objects.values_list("pk", "owner_id", "city_id"))
+    random.shuffle(rows)
+    # The target's id must differ from its owner's and city's ids, or a group named after the wrong one passes.
+    target = next(pk for pk, owner, city in rows if pk not in (owner, city))
+    other = next(pk for pk, _, _ in rows if pk != target)
+    return target, other
 
 
 def _delete_bookings(references):
