@@ -309,7 +309,8 @@ def explain_error(exc, what="your code"):
     text = str(exc)
     if isinstance(exc, (TypeError, AttributeError)) and any(
             sign in text for sign in ("'coroutine' object", "_GatheringFuture", "await wasn't used with future",
-                                      "'Task' object")):
+                                      "'Task' object", "type coroutine is not", "type Task is not",
+                                      "type _GatheringFuture is not")):  # the last three: json.dumps of an unawaited call
         return Fail(expected, got, UNAWAITED_USED, kind=Kind.UNAWAITED, cause=exc)
     if name == "SynchronousOnlyOperation":
         return Fail(expected, got, SYNC_IN_ASYNC, kind=Kind.ERROR, cause=exc)

@@ -487,3 +487,24 @@ def test_a_server_process_is_probed_until_ready_and_stopped_by_shutdown():
     assert not os.path.exists(log)
     assert result.completed >= 8 and not result.errors      # 4 clients x 0.5 s / 0.02 s each, at the least
     assert 0.02 <= result.p(50) <= result.p(99)
+
+
+@pytest.mark.parametrize("use", [
+    lambda value: json.dumps({"forecast": value}),   # a coroutine handed to JsonResponse / json.dumps
+    lambda value: value["temp_c"],                   # subscripted
+    lambda value: value.items(),                      # used as the dict it would have returned
+])
+def test_an_unawaited_result_used_as_a_value_is_read_as_a_missing_await(use):
+    from coursekit.exercises import explain_error
+
+    async def forecast():
+        return {"temp_c": 21}
+
+    pending = forecast()
+    try:
+        use(pending)
+    except (TypeError, AttributeError) as error:
+        fail = explain_error(error, "`weather_for`")
+    finally:
+        pending.close()
+    assert fail.nudge_id == "ck.W002", fail.got
