@@ -71,6 +71,8 @@ DATABASES = {
 }
 
 AUTH_PASSWORD_VALIDATORS = []
+# After a login with no ?next=, the home page (Django's default, /accounts/profile/, does not exist here).
+LOGIN_REDIRECT_URL = "home"
 # Fast hashing: the sandbox logs users in many times per lesson. Never in production.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

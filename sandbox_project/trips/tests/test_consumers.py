@@ -136,3 +136,8 @@ class TripRoomTests(TestCase):
         page = self.client.get(f"/live/trips/{self.trip.pk}/")
         self.assertContains(page, f"/ws/trips/{self.trip.pk}/")
         self.assertContains(self.client.get("/live/login/"), "Log in")
+
+    def test_logging_in_without_next_lands_on_a_page_that_exists(self):
+        response = self.client.post("/live/login/", {"username": "bob", "password": "builder"}, follow=True)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response.redirect_chain[-1][0], "/")
