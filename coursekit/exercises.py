@@ -186,13 +186,13 @@ class Verdict:
     def judged(self):
         return self.passed is not None
 
+    # A word leads the verdict, not ✅ ❌ ⏳: those show as empty boxes where no emoji font is installed.
+    WORDS = {True: "PASSED", False: "NOT YET", None: "NOT JUDGED"}
+
     def text(self):
+        head = f"{self.WORDS[self.passed]} · {self.exercise}"
         if self.passed:
-            return f"✅ {self.exercise}: passed. {self.message}".rstrip()
-        if self.passed is None:
-            head = f"⏳ {self.exercise}: not judged."
-        else:
-            head = f"❌ {self.exercise}: not yet."
+            return f"{head}: {self.message}" if self.message else head
         lines = [head]
         for label, value in (("Expected", self.expected), ("Got", self.got), ("Nudge", self.nudge)):
             if value:
@@ -206,10 +206,19 @@ class Verdict:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         colour = {True: "#e7f5e9", False: "#fdecea", None: "#fff4d6"}[self.passed]
+        word = self.WORDS[self.passed]
         body = html.escape(self.text())
         if self.nudge_id:  # the id small and grey, like a footnote
             plain = html.escape(f"  ({self.nudge_id})")
             body = body.replace(plain, f"  <small style='color:#777'>({html.escape(self.nudge_id)})</small>")
+        # The mark as inline SVG: it needs no emoji font.
+        kind, path, stroke = {True: ("pass", "M3 8.5l3.3 3.3L13 4.5", "#1a7f37"),
+                              False: ("fail", "M4 4l8 8M12 4l-8 8", "#cf222e"),
+                              None: ("busy", "M8 2.5a5.5 5.5 0 1 0 .01 0M8 5v3.2l2.2 1.4", "#9a6700")}[self.passed]
+        mark = (f'<svg class="ck-verdict-mark ck-verdict-{kind}" width="1em" height="1em" viewBox="0 0 16 16" '
+                f'aria-hidden="true" style="vertical-align:-0.15em"><path d="{path}" fill="none" stroke="{stroke}" '
+                f'stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round"/></svg>')
+        body = f"{mark} <b>{word}</b>{body[len(word):]}"
         return {
             "text/plain": self.text(),
             "text/html": f"<div style='background:{colour};padding:8px 12px;border-radius:6px;"

@@ -50,7 +50,7 @@ async def settle(judge, verdict):
     runs = 0
     while not verdict.judged and runs < EXTRA_RUNS:
         runs += 1
-        print(f"⏳ {verdict.exercise}: not judged (the machine was too busy); grading runs the check again "
+        print(f"NOT JUDGED · {verdict.exercise}: the machine was too busy; grading runs the check again "
               f"({runs} of {EXTRA_RUNS}).")
         verdict = await judge()
     return verdict, runs

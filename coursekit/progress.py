@@ -5,16 +5,21 @@ The file lives in your own data folder, `$XDG_DATA_HOME/async-django-course/prog
 machine or hub has their own; COURSEKIT_PROGRESS_FILE points it elsewhere (tests and
 `coursekit execute` do). `make progress` or `coursekit.show_progress()` prints it.
 
+Predictions (coursekit.predict) are kept there too, under "predictions", by question: what you
+committed to, and, once a demo revealed the answer, which option that was and whether yours held.
+
 Several kernels of one learner may record at the same moment: every change is a read-modify-write
 under an exclusive lock (a `.lock` file beside the record), and the new record replaces the old one
 in one step (a temporary file in the same folder, then os.replace), so no update is lost and a
 reader never sees half a file. Saving is a courtesy: when it fails, a check still gives its verdict,
 and the kernel says once why progress could not be saved.
 """
+import ast
 import contextlib
 import datetime
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -28,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OLD_FILE = ROOT / ".progress.json"
 
 _warned = set()  # the paths this process has already complained about
+PREDICTIONS = "predictions"  # the record's key for predictions (exercise ids look like "01.slug")
 
 
 def progress_file():
@@ -72,6 +78,32 @@ def record_hint(exercise_id, tier):
         return entry
 
     _update(change)
+
+
+def record_prediction(question, choice):
+    """A prediction committed before its demo. Once a demo judged it, later commits change nothing."""
+    def change(data):
+        entry = data.setdefault(PREDICTIONS, {}).setdefault(question, {})
+        if "held" not in entry:
+            entry.update(predicted=choice, committed_at=_now())
+        return entry
+
+    return _update(change)
+
+
+def record_outcome(question, choice, answer):
+    """The demo's answer to a committed prediction. Only the first outcome counts."""
+    def change(data):
+        entry = data.setdefault(PREDICTIONS, {}).setdefault(question, {})
+        if "held" not in entry:
+            entry.update(predicted=choice, answer=answer, held=choice == answer, revealed_at=_now())
+        return entry
+
+    return _update(change)
+
+
+def _now():
+    return datetime.datetime.now().isoformat(timespec="seconds")
 
 
 def _update(change):
@@ -152,8 +184,9 @@ def _say_once(path, what, error):
 def report(chapters):
     """A plain-text table: every exercise of the given chapters and where you stand."""
     data = load()
+    predictions = data.get(PREDICTIONS, {})
     lines = []
-    total = passed = 0
+    total = passed = predictions_total = predictions_held = 0
     width = max((len(e.title) for c in chapters for e in c.exercises.values()), default=10)
     id_width = max((len(e.id) for c in chapters for e in c.exercises.values()), default=10)
     for chapter in chapters:
@@ -168,6 +201,52 @@ def report(chapters):
             lines.append(f"  {mark} {exercise.id:<{id_width}}  {exercise.title:<{width}}  {detail}")
             total += 1
             passed += bool(entry.get("passed"))
+        asked = lesson_questions(chapter.number)
+        if asked:
+            held = sum(any(match(q) and e.get("held") for q, e in predictions.items()) for match in asked)
+            lines.append(f"  predictions held: {held} of {len(asked)}")
+            predictions_total += len(asked)
+            predictions_held += held
     lines.append(f"{passed} of {total} exercises passed.")
+    if predictions_total:
+        lines.append(f"{predictions_held} of {predictions_total} predictions held.")
     lines.append(f"(Kept in {progress_file()}.)")
     return "\n".join(lines)
+
+
+def lesson_questions(number):
+    """The questions a chapter's lesson asks with predict(), as matchers of a recorded question.
+
+    Read from the lesson's source, so that a chapter counts every prediction it asks, answered or
+    not. An f-string question matches whatever its {fields} became.
+    """
+    lessons = sorted((ROOT / "notebooks").glob(f"{number}-*.ipynb"))
+    if not lessons:
+        return []
+    try:
+        cells = json.loads(lessons[0].read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return []
+    found = []
+    for cell in cells:
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") != "code" or "predict(" not in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and node.args
+                    and getattr(node.func, "attr", getattr(node.func, "id", None)) == "predict"):
+                found.append(_matcher(node.args[0]))
+    return found
+
+
+def _matcher(node):
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value.__eq__
+    if isinstance(node, ast.JoinedStr):
+        pattern = "".join(re.escape(part.value) if isinstance(part, ast.Constant) else ".*?" for part in node.values)
+        return lambda question: re.fullmatch(pattern, question, re.S) is not None
+    return lambda question: False  # a question built at run time: counted, never matched

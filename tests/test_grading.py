@@ -128,8 +128,8 @@ def test_grading_mode_raises_with_the_verdict_after_showing_it(grading_on, capsy
     chapter, _ = _chapter("91", [Fail("6", "5")])
     with pytest.raises(AssertionError) as caught:
         asyncio.run(chapter.session().check("task"))
-    assert "❌ 91.task: not yet." in str(caught.value) and "Expected: 6" in str(caught.value)
-    assert "❌ 91.task: not yet." in capsys.readouterr().out  # displayed before raising
+    assert "NOT YET · 91.task" in str(caught.value) and "Expected: 6" in str(caught.value)
+    assert "NOT YET · 91.task" in capsys.readouterr().out  # displayed before raising
     assert progress.load() == {}  # grading records nothing
 
 

@@ -121,3 +121,40 @@ def test_the_report_says_where_progress_is_kept(tmp_path, monkeypatch):
     report = progress.report([chapter])
     assert "An exercise title that is also rather long, and must show whole" in report
     assert report.endswith(f"(Kept in {tmp_path / 'p.json'}.)")
+
+
+# Predictions share the record with exercises: one writer commits and reveals predictions while
+# another records attempts; neither loses the other's updates.
+PREDICTOR = textwrap.dedent("""
+    import sys
+    from coursekit import progress
+    for i in range(int(sys.argv[1])):
+        progress.record_prediction(f"question {i}", "b")
+        progress.record_outcome(f"question {i}", "b", "b" if i % 3 else "a")
+""")
+
+
+def test_predictions_and_attempts_recorded_at_once_lose_nothing(tmp_path):
+    path = tmp_path / "progress.json"
+    env = learner_env(tmp_path, COURSEKIT_PROGRESS_FILE=str(path))
+    writers = start_writers(["a"], env)
+    writers.append(subprocess.Popen([sys.executable, "-c", PREDICTOR, str(WRITES // 2)], env=env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    finish(writers)
+    data = json.loads(path.read_text())
+    assert data["99.shared"]["attempts"] == WRITES // 2 and data["99.a"]["hints"] == WRITES // 2
+    predictions = data[progress.PREDICTIONS]
+    assert len(predictions) == WRITES // 2
+    assert sum(entry["held"] for entry in predictions.values()) == sum(1 for i in range(WRITES // 2) if i % 3)
+    assert all(entry["predicted"] == "b" and entry["committed_at"] for entry in predictions.values())
+
+
+def test_a_prediction_keeps_its_first_outcome(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSEKIT_PROGRESS_FILE", str(tmp_path / "p.json"))
+    progress.record_prediction("q", "a")
+    progress.record_outcome("q", "a", "b")      # missed
+    progress.record_prediction("q", "b")        # the answer is known now: changes nothing
+    progress.record_outcome("q", "b", "b")
+    entry = progress.load()[progress.PREDICTIONS]["q"]
+    assert entry["held"] is False and entry["predicted"] == "a" and entry["answer"] == "b"
+    assert progress.load().get("q") is None     # kept apart from the exercises' entries

@@ -106,7 +106,7 @@ def test_nbgrader_grades_blank_zero_and_solved_full_marks(chapter, tmp_path):
 
     feedback = (course / "feedback" / "blank" / assignment / source.name.replace(".ipynb", ".html")).read_text()
     first = checks[0].metadata["coursekit"]["check"]
-    assert f"{chapter}.{first}: not yet." in feedback  # the verdict, shown to the student
+    assert f"NOT YET</b> · {chapter}.{first}" in feedback  # the verdict, shown to the student
     solved = (course / "feedback" / "solved" / assignment / source.name.replace(".ipynb", ".html")).read_text()
-    assert f"{chapter}.{first}: passed." in solved and "AssertionError" not in solved
+    assert f"PASSED</b> · {chapter}.{first}" in solved and "AssertionError" not in solved
     shutil.rmtree(course)
