@@ -23,6 +23,7 @@ help:
 	@echo "make wheelhouse  every pinned wheel in ./wheelhouse: installs then need no network"
 	@echo "               (PLATFORMS=\"win_amd64 macosx_15_0_arm64\" adds other machines, for a USB stick)"
 	@echo "make grade-test   real nbgrader on chapter 01: blank scores 0, solved full marks"
+	@echo "make lab-figures  chapter 09's sweeps at full length, 3 runs, into docs/lab-figures.md (about 7 minutes)"
 	@echo "make offline-test  a fresh install from ./wheelhouse with no network (needs root and unshare)"
 
 setup:
@@ -71,6 +72,11 @@ wheelhouse: setup
 # Graded classes: nbgrader from generate_assignment to feedback (docs/instructors.md). CI runs it.
 grade-test: setup
 	$(PY) -m pytest -q -p no:cacheprovider -s tests/grading/nbgrader_run.py
+
+# Chapter 09's figures: every design x endpoint x concurrency, 3 runs, beside theory and the machine's load.
+.PHONY: lab-figures
+lab-figures: setup
+	$(PY) scripts/lab-figures --runs 3 --out docs/lab-figures.md
 
 # scripts/setup-env in a network namespace with no network, from a fresh copy. CI runs it (as root).
 offline-test: wheelhouse
