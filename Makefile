@@ -14,6 +14,8 @@ help:
 	@echo "make reset CHAPTER=03   fresh copies of chapter 03 in work/ (no CHAPTER: every chapter)"
 	@echo "make test       run the whole test suite (what CI runs)"
 	@echo "make browser-test  drive JupyterLab in Chromium: Run All, a prediction, a check"
+	@echo "make hub        a JupyterHub for the course on 127.0.0.1:8000 (docs/hub.md)"
+	@echo "make hub-test   two learners pull the course through a real local JupyterHub and run chapter 00"
 	@echo "make progress   show which exercises you have passed"
 	@echo "make notebooks  re-execute lessons and solutions, store outputs, regenerate exercises"
 	@echo "make exercises  regenerate exercises/ from solutions/"
@@ -60,6 +62,17 @@ html: setup
 # JupyterLab from `make lab`, driven in Chromium (the system's; see tests/browser/). CI runs it after `make test`.
 browser-test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser/lab_session.py
+
+# A JupyterHub for the course on this machine (docs/hub.md): hub/.venv and the proxy, then the hub
+# on 127.0.0.1:8000. COURSE_HUB_PASSWORD=... is the learners' password (unset: any password).
+.PHONY: hub hub-test
+hub: setup
+	@hub/setup
+	hub/.venv/bin/jupyterhub -f hub/jupyterhub_config.py
+
+# Two learners through a real local JupyterHub and nbgitpuller, at once (tests/hub/). CI runs it.
+hub-test: setup
+	$(PY) -m pytest -q -p no:cacheprovider -s tests/hub/two_learners.py
 
 # Before a workshop (learners, at home): Python, ports, disk, wheelhouse, a kernel that sets the course up.
 doctor: setup
