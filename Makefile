@@ -7,7 +7,7 @@ PORT ?= 8888
 PYTEST_WORKERS ?= 3
 
 .PHONY: help setup lab reset test test-fast browser-test notebooks exercises progress lock html clean \
-        doctor wheelhouse grade-test offline-test
+        doctor wheelhouse grade-test offline-test times guide
 
 help:
 	@echo "make lab        start JupyterLab on 127.0.0.1 with your copy of chapter 00 open"
@@ -27,6 +27,8 @@ help:
 	@echo "make grade-test   real nbgrader on chapter 01: blank scores 0, solved full marks"
 	@echo "make lab-figures  chapter 09's sweeps at full length, 3 runs, into docs/lab-figures.md (about 7 minutes)"
 	@echo "make offline-test  a fresh install from ./wheelhouse with no network (needs root and unshare)"
+	@echo "make times     measure Run All of every lesson and solution (NOTEBOOKS=\"notebooks/03-*.ipynb\": only those)"
+	@echo "make guide     rewrite the generated parts of docs/instructors.md and docs/nudges.md"
 
 setup:
 	@scripts/setup-env
@@ -94,6 +96,15 @@ lab-figures: setup
 # scripts/setup-env in a network namespace with no network, from a fresh copy. CI runs it (as root).
 offline-test: wheelhouse
 	$(PY) -m pytest -q -p no:cacheprovider -s tests/offline/install_offline.py
+
+# Run All of each notebook in a fresh kernel, from a temporary copy: figures into course-times.json.
+times: setup
+	$(PY) scripts/measure-times $(NOTEBOOKS)
+	$(PY) scripts/build_guide.py
+
+# The instructors' guide's tables, from the lessons, course.toml, course-times.json and the checks.
+guide: setup
+	$(PY) scripts/build_guide.py
 
 clean:
 	rm -rf .venv site

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """Build the course as a static site to read offline: `make html` (or `make html SOLUTIONS=1`).
 
-    site/index.html                chapters in order, each with its objectives
+    site/index.html                chapters in order, each with its objectives and prerequisites
+                                   (read from the lessons by coursekit/course_data.py)
     site/notebooks/NN-slug.html    the lessons, executed, with their outputs
     site/exercises/NN-slug.html    the exercises, without answers
     site/solutions/NN-slug.html    the worked answers, only with --solutions
@@ -29,6 +30,7 @@ from nbconvert.filters import markdown2html
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from coursekit import course_data  # noqa: E402  (titles, objectives, prerequisites: read once, shared with the guide)
 from coursekit.workcopies import retarget_links  # noqa: E402  (the course's one link rewriter)
 
 HERE = Path(__file__).resolve().parent
@@ -48,22 +50,6 @@ def notebooks(solutions):
 def page_of(course_path):
     """`exercises/03-async-views.ipynb` -> `exercises/03-async-views.html` (relative to the site)."""
     return str(Path(course_path).with_suffix(".html"))
-
-
-def chapter_info(lesson):
-    """Number, title, objectives (markdown) and estimated time from a lesson's first markdown cell."""
-    nb = nbformat.read(lesson, as_version=4)
-    first = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
-    heading = re.search(r"^#\s+(.*)$", first, re.M)
-    title = heading.group(1).strip() if heading else lesson.stem
-    number, _, name = title.partition(" · ")
-    if not number.isdigit():
-        number, name = lesson.stem.split("-")[0], title
-    objectives = re.search(r"^\*\*(You will [^*]+)\*\*\s*\n((?:[ \t]*[-*] .*\n?|[ \t]+\S.*\n?)+)", first, re.M)
-    time_needed = re.search(r"\*\*Estimated time:\*\*\s*(.+)", first)
-    return {"number": number, "title": name.strip(), "lead": objectives.group(1) if objectives else "",
-            "objectives": objectives.group(2) if objectives else "",
-            "time": time_needed.group(1).strip().rstrip(".") if time_needed else ""}
 
 
 def nav(course_path, published):
@@ -118,18 +104,28 @@ def unlink_unpublished(page, course_path, warnings):
     return _ANCHOR.sub(one, page)
 
 
+def prerequisites_line(info, chapters):
+    """`Before it: 01 · Sync Django, 02 · asyncio` with links to those chapters on the index."""
+    titles = {c["number"]: c["title"] for c in chapters}
+    links = [f'<a href="#ch{n}">{n} · {html.escape(titles[n])}</a>' if n in titles else n
+             for n in info["prerequisites"]]
+    return f'<p class="before">Before it: {", ".join(links)}.</p>' if links else ""
+
+
 def render_index(chapters, published, solutions):
     rows = []
     for info in chapters:
         pages = [(label, f"{folder}/{info['stem']}.ipynb") for folder, label in FOLDERS.items()]
-        links = " · ".join(f'<a href="{page_of(path)}">{label}</a>' for label, path in pages if path in published)
+        pages = [(label, path) for label, path in pages if path in published]
+        links = " · ".join(f'<a href="{page_of(path)}">{label}</a>' for label, path in pages)
         time_needed = f' <span class="time">{html.escape(info["time"])}</span>' if info["time"] else ""
-        objectives = (f'<p class="lead">{html.escape(info["lead"])}</p>{markdown2html(info["objectives"])}'
+        objectives = (f'<p class="lead">{html.escape(info["lead"])}</p>{markdown2html(info["objectives_markdown"])}'
                       if info["objectives"] else "")
         rows.append(f"""
 <section class="chapter" id="ch{info["number"]}">
   <h2><span class="number">{info["number"]}</span> <a href="{page_of(pages[0][1])}">{html.escape(info["title"])}</a></h2>
   <p class="pages">{links}{time_needed}</p>
+  {prerequisites_line(info, chapters)}
   {objectives}
 </section>""")
     note = ("Worked answers are included: try each exercise before you read its solution."
@@ -181,7 +177,7 @@ def build(out, solutions=False):
         target.parent.mkdir(exist_ok=True)
         target.write_text(unlink_unpublished(draw_marks(body), course_path, warnings), encoding="utf-8")
 
-    chapters = [{**chapter_info(lesson), "stem": lesson.stem} for lesson in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    chapters = course_data.chapters()
     (out / "index.html").write_text(render_index(chapters, published, solutions), encoding="utf-8")
     return paths, warnings
 
