@@ -25,7 +25,7 @@ import traceback
 from .. import capstone, cleanup
 from ..errors import describe
 from ..logs import capture_log
-from ..exercises import NOT_ASYNC, Busy, Chapter, Fail, Kind
+from ..exercises import NOT_ASYNC, UNAWAITED_USED, Busy, Chapter, Fail, Kind
 from ..sandbox import run_sync
 from .common import calls_for, fresh_upstream, overlap_report, peak, reject_unawaited, require_async, upstream
 
@@ -382,14 +382,22 @@ def _on_a_loop():
 def _recording_layer():
     from channels.layers import InMemoryChannelLayer
 
+    from asgiref.sync import markcoroutinefunction
+
     class RecordingLayer(InMemoryChannelLayer):
-        """The in-memory layer, noting every group_send (group, message)."""
+        """The in-memory layer, noting every group_send called (`called`) and awaited (`sent`)."""
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            self.sent = []
+            self.called, self.sent = [], []
 
-        async def group_send(self, group, message):
+        # A plain function that returns the coroutine, so a call that is never awaited is seen too.
+        @markcoroutinefunction
+        def group_send(self, group, message):
+            self.called.append((group, message))
+            return self._group_send(group, message)
+
+        async def _group_send(self, group, message):
             self.sent.append((group, message))
             return await super().group_send(group, message)
 
@@ -807,6 +815,11 @@ async def _receive(communicator, what, detail):
         raise fail from None
 
 
+def _is_update(message):
+    """A message of type "dashboard.update" (or "dashboard_update": Channels reads both the same way)."""
+    return isinstance(message, dict) and str(message.get("type", "")).replace(".", "_") == "dashboard_update"
+
+
 def _members(layer, group):
     return set(getattr(layer, "groups", {}).get(group, {}))
 
@@ -859,9 +872,13 @@ async def check_live_updates(ctx, app):
                     raise Fail(f"{what}: accepted", f"refused with {answer[1]}", NOT_ACCEPTED)
             feeds = _random_feeds(rng, here)
             layer.sent.clear()
+            layer.called.clear()
             await _direct(publish, here, feeds, what=f"`publish({here!r}, feeds)`")
             to_city = [(g, m) for g, m in layer.sent if g == group_name(here)]
-            if len(layer.sent) != 1 or len(to_city) != 1 or to_city[0][1].get("type") != "dashboard.update":
+            if layer.called and not layer.sent:
+                raise Fail(f"`publish({here!r}, feeds)` to send to the group", "a coroutine created and never "
+                           "awaited, and nothing sent", UNAWAITED_USED, kind=Kind.UNAWAITED)
+            if len(layer.sent) != 1 or len(to_city) != 1 or not _is_update(to_city[0][1]):
                 sent = "; ".join(f"{g}: {_show(m)}" for g, m in layer.sent) or "nothing"
                 raise Fail(f"one message to {group_name(here)} of type dashboard.update", sent,
                            WRONG_GROUP.format(slug=here, sent=sent))
@@ -1000,7 +1017,7 @@ async def check_background_refresh(ctx, app):
                                NOT_STORED.format(got="the old feed" if kept == stale[service] else _show(kept),
                                                  service=service))
             want = {s: (None if s == failing else _payload(s, slug)) for s in SERVICES}
-            pushed = [m for g, m in layer.sent if g == group_name(slug) and m.get("type") == "dashboard.update"]
+            pushed = [m for g, m in layer.sent if g == group_name(slug) and _is_update(m)]
             if not pushed:
                 raise Fail(f"an update sent to {group_name(slug)}", "; ".join(g for g, _ in layer.sent) or "nothing",
                            NOT_PUSHED.format(detail="Nothing was sent to the city's group."))
@@ -1138,7 +1155,7 @@ def _test_failure(error):
 
 
 async def _judge_learner_test(test, app, api):
-    from ..exercises import NOT_WRITTEN as CELL_NOT_WRITTEN, UNAWAITED_USED
+    from ..exercises import NOT_WRITTEN as CELL_NOT_WRITTEN
 
     error = await _run_learner_test(test, capstone.reference(), api)
     if isinstance(error, NotImplementedError) and not _app_file(error, capstone.reference()):
