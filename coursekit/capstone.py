@@ -2,7 +2,8 @@
 
 The learner writes real files, in a Django app of their own:
 
-    work/capstone/dashboard/          your copy (`make lab` makes it; `make reset CHAPTER=11` renews it)
+    work/capstone/dashboard/          your copy (made when chapter 11 first runs in work/;
+                                      `make reset CHAPTER=11` renews it)
     sandbox_project/capstone/dashboard/   the course's stub it is copied from (never edited)
     solutions/capstone/dashboard/     the worked answer
 
@@ -27,6 +28,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from . import workcopies
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "dashboard"
@@ -130,7 +133,10 @@ def app(here=None):
     chosen = os.environ.get(ENV)
     if chosen:
         return App(chosen)
-    beside = Path(here or os.getcwd()) / "capstone"
+    here = Path(here or os.getcwd()).resolve()
+    beside = here / "capstone"
+    if here == workcopies.work_dir().resolve():
+        workcopies.ensure_capstone(here)  # the first time chapter 11 runs in work/: your copy of the stub
     if (beside / PACKAGE / "__init__.py").exists():
         return App(beside)
     return App(STUB)

@@ -203,6 +203,8 @@ def reset(numbers=None, work=None, kinds=None):
     targets = [s for s in sources(kinds or FOLDERS, numbers)
                if kinds or s.kind in COPIED_BY_DEFAULT or (work / s.copy_name).exists()]
     backups, done = None, []
+    if CAPSTONE_CHAPTER in numbers and (not kinds or "exercises" in kinds) and capstone_source().is_dir():
+        backups = _reset_capstone(work, done)
     for source in targets:
         current, fresh, backup = work / source.copy_name, copy_text(source, work), None
         if current.exists():
@@ -214,6 +216,51 @@ def reset(numbers=None, work=None, kinds=None):
             shutil.move(current, backup)
         done.append((make_copy(source, work, fresh), backup))
     return done
+
+
+# --- the capstone's app: real files, not a notebook ---------------------------------------
+# Chapter 11's learner writes a Django app: work/capstone/dashboard/, copied from the course's stub
+# when chapter 11's notebook first asks for it (coursekit.capstone.app()), never overwritten, reset
+# with chapter 11.
+CAPSTONE_CHAPTER = "11"
+CAPSTONE = "capstone"
+_NOT_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc")
+
+
+def capstone_source():
+    return ROOT / "sandbox_project" / CAPSTONE
+
+
+def ensure_capstone(work=None):
+    """Copy the capstone's app into work/capstone/ unless it is there. Returns it if it was made."""
+    work, source = work or work_dir(), capstone_source()
+    target = work / CAPSTONE
+    if target.exists() or not source.is_dir():
+        return None
+    work.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target, ignore=_NOT_COPIED)
+    return target
+
+
+def _same_files(a, b):
+    def files(root):
+        return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    return files(a) == files(b)
+
+
+def _reset_capstone(work, done):
+    """A fresh work/capstone/; a changed one moves to a new backup folder first. Returns that folder."""
+    target, backups, backup = work / CAPSTONE, None, None
+    if target.exists():
+        if _same_files(target, capstone_source()):
+            done.append((target, None))
+            return None
+        backups = _new_backup_folder(work)
+        backup = backups / CAPSTONE
+        shutil.move(target, backup)
+    done.append((ensure_capstone(work), backup))
+    return backups
 
 
 def _new_backup_folder(work):

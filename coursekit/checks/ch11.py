@@ -1076,6 +1076,7 @@ async def dashboard(request, slug):
 '''),
 ]
 _variants = {"folder": None, "apps": None}
+FAST = 0.05  # the upstream's latency while a learner's test runs (seven runs per check: keep them short)
 
 
 def _broken_apps():
@@ -1129,6 +1130,7 @@ async def _run_learner_test(test, app, api):
     for name in ("feeds", "queries", "consumers", "tasks", "views", "urls", "routing"):
         app.module(name)
     api.reset()
+    api.configure(latency=FAST)
     with override_settings(ROOT_URLCONF=f"{app.name}.urls"), _fresh_layer(), _clean_cache(), \
             capture_log("django.tasks"), capture_log("django.request"):
         try:
@@ -1288,7 +1290,7 @@ async def _drive(server, api, http):
             raise Fail(f"POST /dashboard/{first}/refresh/: 202", str(posted),
                        NO_LIVE_UPDATE.format(detail=f"the refresh answered {posted}"))
         try:
-            message = await ws.receive_json(timeout=5 * WAIT)
+            message = await ws.receive_json(timeout=2 * WAIT)
         except (TimeoutError, TypeError, ValueError) as exc:
             raise Fail("an update on the socket", f"{type(exc).__name__}",
                        NO_LIVE_UPDATE.format(detail="no update came down the socket")) from None
