@@ -32,7 +32,11 @@ def install(prefix):
     folder.mkdir(parents=True, exist_ok=True)
     spec = {"argv": ["python", "-m", "course_hub.kernel", "-f", "{connection_file}"],
             "display_name": DISPLAY_NAME, "language": "python", "metadata": {"debugger": True}}
-    (folder / "kernel.json").write_text(json.dumps(spec, indent=1) + "\n")
+    # A new file, then a rename: installers (uv) hard-link ipykernel's kernel.json from their cache
+    # into every environment, so writing into it would change the kernel of all of them.
+    new = folder / "kernel.json.new"
+    new.write_text(json.dumps(spec, indent=1) + "\n")
+    os.replace(new, folder / "kernel.json")
     return folder
 
 
