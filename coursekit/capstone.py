@@ -65,8 +65,9 @@ class App:
     def describe(self):
         """One line for the set-up cell: which copy the checks will read."""
         if self.is_stub:
-            return (f"Your app: {self.where()} is the course's own stub (no copy of yours was found). "
-                    "Run `make lab` to get yours in work/capstone/dashboard/, and open this notebook from work/.")
+            return (f"Your app: {self.where()} is the course's own stub (no copy of yours here). Open chapter "
+                    "11's notebooks from work/ (`make lab`): the first run there makes your copy, "
+                    "work/capstone/dashboard/.")
         return f"Your app: {self.where()}"
 
     @property
