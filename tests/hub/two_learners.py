@@ -133,7 +133,11 @@ class Hub:
             f"c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:{self.api_port}'\n"
             f"c.JupyterHub.services = [{{'name': 'hub-test', 'api_token': {self.token!r}}}]\n"
             "c.JupyterHub.load_roles = [{'name': 'hub-test', 'services': ['hub-test'],\n"
-            "                            'scopes': ['admin:users', 'admin:servers', 'tokens']}]\n")
+            "                            'scopes': ['admin:users', 'admin:servers', 'tokens']}]\n"
+            # Each learner's temporary files in their home, to check that none are left behind.
+            "c.Spawner.environment['TMPDIR'] = lambda spawner: f'{spawner.home_dir}/tmp'\n")
+        for name in LEARNERS:
+            (self.homes / name / "tmp").mkdir(parents=True)
         env = dict(os.environ, COURSE_HUB_PASSWORD=PASSWORD, COURSE_HUB_HOMES=str(self.homes),
                    COURSE_HUB_STATE=str(self.workdir / "state"), COURSE_HUB_PORT=str(self.port))
         self.log = open(self.log_path, "w")
@@ -238,7 +242,7 @@ class Learner:
         self.times["pull"] = time.perf_counter() - started
         started = time.perf_counter()
         landed = self.browser.get(self.server + params["urlpath"], timeout=300)
-        self.times["working copies"] = time.perf_counter() - started
+        self.times["course-work page"] = time.perf_counter() - started
         assert landed.status_code == 200, f"{params['urlpath']}: {landed.status_code} {landed.text[:800]}"
         return landed.url
 
@@ -351,10 +355,12 @@ def run_chapter_00(learner, results):
             assert error is None, f"{learner.name}, chapter 00, cell:\n{source}\n-> {error}\n{output}"
         learner.ran = (started, time.monotonic())
         learner.times["chapter 00"] = learner.ran[1] - started
+        learner.kernel_mb = kernel.value("__import__('psutil').Process().memory_info().rss") / 2**20
         results[learner.name] = {
             "coursekit": kernel.value("coursekit.__file__"),
             "trips": kernel.value("__import__('trips').__file__"),
             "home": kernel.value("__import__('os').environ['HOME']"),
+            "tmp": kernel.value("__import__('tempfile').gettempdir()"),
             "progress file": kernel.value("str(__import__('coursekit.progress').progress.progress_file())"),
             "hint": kernel.run("coursekit.exercises('00', demo=True).hint('city-count')")[0],
         }
@@ -381,6 +387,7 @@ def install():
     print(f"\n{setup.stdout.strip()}")
 
 
+@pytest.mark.timeout(2400)  # a first install on a busy machine takes minutes (pyproject's default: 300 s)
 def test_two_learners_pull_and_run_chapter_00_on_a_real_hub(tmp_path):
     install()
     outside = subprocess.run([str(ENV / "bin" / "python"), "-c", "import coursekit"], cwd=tmp_path,
@@ -412,7 +419,7 @@ def test_two_learners_pull_and_run_chapter_00_on_a_real_hub(tmp_path):
             # coursekit and the sandbox from this learner's clone, progress in this learner's home.
             assert got["coursekit"] == str(learner.course / "coursekit" / "__init__.py"), got
             assert got["trips"] == str(learner.course / "sandbox_project" / "trips" / "__init__.py"), got
-            assert got["home"] == str(learner.home)
+            assert got["home"] == str(learner.home) and got["tmp"] == str(learner.home / "tmp")
             assert got["progress file"] == str(learner.home / ".local/share/async-django-course/progress.json")
             assert FIRST_HINT in got["hint"]
             # The learners' branch: no solutions, no answer tables; the working copies are there.
@@ -459,10 +466,13 @@ def test_two_learners_pull_and_run_chapter_00_on_a_real_hub(tmp_path):
     finally:
         left = hub.stop() if hasattr(hub, "process") else []
         busy = [port for port in (hub.port, hub.hub_port, hub.api_port) if not port_is_free(port)]
+        temporary = {name: sorted(p.name for p in (hub.homes / name / "tmp").iterdir()) for name in LEARNERS}
         shutil.rmtree(tmp_path, ignore_errors=True)
     report = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in TIMES.items())
     for learner in learners:
         report += f"\n  {learner.name}: " + ", ".join(f"{k} {v:.1f} s" for k, v in learner.times.items())
+        report += f"; kernel after chapter 00: {getattr(learner, 'kernel_mb', 0):.0f} MB"
     print(f"\nhub test: {report}\n(load average {os.getloadavg()[0]:.1f})")
     assert not left, f"processes outlived the hub (killed now): {left}"
     assert not busy, f"ports still in use after the hub stopped: {busy}"
+    assert temporary == {name: [] for name in LEARNERS}, f"temporary files left in the learners' TMPDIR: {temporary}"
