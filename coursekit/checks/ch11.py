@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import secrets
-import sys
 import time
 import traceback
 
@@ -1231,7 +1230,11 @@ async def _reference(api):
             or _reference_server["upstream"] != api.url:
         if server is not None:
             await server.stop()
-        server = await capstone.App(capstone.REFERENCE).server(api, name="uvicorn-reference").start()
+        _reference_server["server"] = None
+        try:
+            server = await capstone.App(capstone.REFERENCE).server(api, name="uvicorn-reference").start()
+        except (RuntimeError, TimeoutError):  # the worked answer always starts: the machine is the cause
+            raise Busy("the worked answer served by uvicorn, to compare with") from None
         _reference_server.update(server=server, upstream=api.url)
     return server
 
@@ -1331,7 +1334,13 @@ async def check_ship_it(ctx, app):
     api.reset()
     api.configure(latency=0.6)  # a page that goes to the network is far over budget; a cached one far under
     try:
-        mine, reference = await asyncio.gather(_start(app, api, f"your app ({app.where()})"), _reference(api))
+        mine, reference = await asyncio.gather(_start(app, api, f"your app ({app.where()})"), _reference(api),
+                                               return_exceptions=True)
+        for failed in (mine, reference):
+            if isinstance(failed, BaseException):
+                if not isinstance(mine, BaseException):
+                    await mine.stop()
+                raise failed
         try:
             async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http:
                 slug = await _drive(mine, api, http)
