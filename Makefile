@@ -28,7 +28,7 @@ help:
 	@echo "make lab-figures  chapter 09's sweeps at full length, 3 runs, into docs/lab-figures.md (about 7 minutes)"
 	@echo "make offline-test  a fresh install from ./wheelhouse with no network (needs root and unshare)"
 	@echo "make times     measure Run All of every lesson and solution (NOTEBOOKS=\"notebooks/03-*.ipynb\": only those)"
-	@echo "make guide     rewrite the generated parts of docs/instructors.md and docs/nudges.md"
+	@echo "make guide     rewrite the tables of docs/instructors.md, and docs/nudges.md"
 
 setup:
 	@scripts/setup-env

@@ -69,7 +69,7 @@ def chapter_numbers(text):
     `[00 · Welcome](00-welcome.ipynb)`. Words in parentheses are what is needed from a chapter,
     never a chapter, so they are left out first."""
     text = re.sub(r"\([^()]*\)", " ", text)
-    return sorted(set(re.findall(r"(?<![\d.])\d{2}(?![\d.])", text)))
+    return sorted(set(re.findall(r"(?<![\d.])\d{2}(?!\d|\.\d)", text)))  # not 6.0, 2.10 or 100
 
 
 def _minutes(text):

@@ -1,4 +1,4 @@
-"""The instructors' guide: its tables are generated from the lessons, course.toml, the measured
+"""The instructors' guide: its tables are written from the lessons, course.toml, the measured
 times and the checks, and stay up to date with them (`make guide`, `make times`)."""
 import json
 import os
@@ -57,6 +57,8 @@ def test_every_lesson_states_objectives_prerequisites_and_its_time():
     ("chapters 02 (tasks), 03 (views under Django 6.0 and 60 clients); chapter 06 for the consumer test.",
      ["02", "03", "06"]),
     ("chapter 01 (worker pools). Python `def`, `for`, `with`.", ["01"]),
+    ("chapters 03, 05, 06, 07 and 09.", ["03", "05", "06", "07", "09"]),
+    ("Django 6.0 or 5.2, 100 clients, ASGI 3.0", []),
     ("you know everyday (sync) Django: models, views, URLs, the ORM.", []),
 ])
 def test_prerequisites_are_read_from_the_sentence(text, chapters):
@@ -114,7 +116,7 @@ def test_the_top_nudges_are_those_the_wrong_answer_tables_hit_most():
     all_chapters()
     rows, _, total = build_guide.nudge_hits()
     assert total >= 5 * 20 and set(rows) <= set(NUDGES), sorted(set(rows) - set(NUDGES))  # no id mistyped
-    region = re.search(r"<!-- begin generated: top-nudges -->(.*?)<!-- end", GUIDE.read_text(), re.S).group(1)
+    region = re.search(r"<!-- make guide writes from here: top-nudges -->(.*?)<!-- make guide writes to", GUIDE.read_text(), re.S).group(1)
     shown = re.findall(r"^\| `([^`]+)` \| [^|]+ \| [^|]+ \| (\d+) \|", region, re.M)
     assert len(shown) == build_guide.TOP_NUDGES
     counts = [int(count) for _, count in shown]
@@ -124,11 +126,11 @@ def test_the_top_nudges_are_those_the_wrong_answer_tables_hit_most():
     assert all(f"`{nudge_id}`" in every for nudge_id in NUDGES)
 
 
-def test_the_guide_links_the_hub_page_and_its_generated_parts_are_filled():
+def test_the_guide_links_the_hub_page_and_its_tables_are_filled():
     text = GUIDE.read_text()
     assert "](hub.md)" in text
     for name in ("chapters", "schedules", "exercise-estimates", "run-all", "top-nudges"):
-        body = re.search(rf"<!-- begin generated: {name} -->\n(.*?)<!-- end generated: {name} -->", text, re.S)
+        body = re.search(rf"<!-- make guide writes from here: {name} -->\n(.*?)<!-- make guide writes to here: {name} -->", text, re.S)
         assert body and body.group(1).strip(), name
     for c in course_data.chapters():
         assert f"### {c['number']} · {c['title']}" in text
