@@ -443,7 +443,7 @@ def test_two_learners_pull_and_run_chapter_00_on_a_real_hub(tmp_path):
         assert [entry["passed"] for entry in records["grace"].values()] == [False], records
         assert records["ada"].keys() == records["grace"].keys()
         # The hub passes none of its own environment's progress settings on (tests/conftest.py sets one).
-        assert not Path(os.environ["COURSEKIT_PROGRESS_FILE"]).exists()
+        assert "COURSEKIT_PROGRESS_FILE" in os.environ and not Path(os.environ["COURSEKIT_PROGRESS_FILE"]).exists()
 
         # A course update: a new hint in the checks, published on the learners' branch. Ada pulls
         # (opens the link again) and restarts her kernel; Grace does neither.
