@@ -443,6 +443,15 @@ def _timed_out():
 
 
 # --- 1. fan-out within a budget ---------------------------------------------------------------------
+def _excuse_late_answers(api, slug, services, started, budget):
+    """Busy when a feed that should have been in time was answered late by the upstream itself (a busy
+    machine slowed the server, not the learner's code)."""
+    for service in services:
+        answered = [c.end for c in calls_for(api, slug) if c.service == service and c.status == 200]
+        if not answered or min(answered) - started > budget * 0.8:
+            raise Busy(f"{service} answered in time (the upstream itself was late)")
+
+
 def _judge_feeds(got, slug, services, what, nones=()):
     """got must be {service: payload} for `services`, None exactly for `nones`."""
     if not isinstance(got, dict) or set(got) != set(services):
@@ -484,10 +493,12 @@ async def check_fan_out(ctx, app):
         api.configure(latency={s: round(rng.uniform(0.3, 0.45), 2) for s in SERVICES})
         budget = round(rng.uniform(1.6, 2.0), 1)
         what = f"`city_feeds({first!r}, {budget:g})`"
+        started_a = time.perf_counter()
         got = await ctx.call(city_feeds, first, budget, allow_block=ALLOW_BLOCK, what=what, timeout=budget + 8)
         reject_unawaited(got, what)
         _judge_feeds(got, first, SERVICES, what)
         missing = [s for s in SERVICES if got[s] is None or isinstance(got[s], BaseException)]
+        _excuse_late_answers(api, first, missing, started_a, budget)
         if missing:
             raise Fail(f"{what}: every feed (each answered within {budget:g} s)",
                        f"{', '.join(missing)}: {_show(got[missing[0]])}", WRONG_FEEDS)
@@ -498,7 +509,7 @@ async def check_fan_out(ctx, app):
 
     # One fails, one is late: a partial result, on time.
     failing, late, fine = rng.sample(SERVICES, 3)
-    budget = round(rng.uniform(0.3, 0.5), 2)
+    budget = round(rng.uniform(0.4, 0.6), 2)
     async with fresh_upstream() as api:
         api.configure(latency={fine: round(rng.uniform(0.05, 0.12), 2), failing: 0.05, late: budget + 1.5},
                       fail=failing)
@@ -517,6 +528,7 @@ async def check_fan_out(ctx, app):
         if got[late] is not None:
             raise Fail(f"{late}: None", f"{late}: {_show(got[late])}", FAILED_NOT_NONE.format(got=_show(got[late])))
         if got[fine] is None:
+            _excuse_late_answers(api, second, [fine], started, budget)
             raise Fail(f"{fine}: its feed (it answered in time)", f"{fine}: None", ALL_OR_NOTHING)
         limit = budget + 0.4
         if ctx.exceeds(took, limit, started):
@@ -1155,10 +1167,18 @@ def _test_failure(error):
     return describe(error, width=88) if str(error) else f"{type(error).__name__} (with no message)"
 
 
-async def _judge_learner_test(test, app, api):
+def _excuse_timeouts(error, control, started):
+    """A test that timed out against a right app while the machine stalled: not judged."""
+    if isinstance(error, TimeoutError) and control.gaps.within(started, time.perf_counter()) > 0.5:
+        raise Busy("your test against a right app, which timed out while the machine stalled")
+
+
+async def _judge_learner_test(test, app, api, control):
     from ..exercises import NOT_WRITTEN as CELL_NOT_WRITTEN
 
+    started = time.perf_counter()
     error = await _run_learner_test(test, capstone.reference(), api)
+    _excuse_timeouts(error, control, started)
     if isinstance(error, NotImplementedError) and not _app_file(error, capstone.reference()):
         raise Fail("your test to run", "NotImplementedError: it has not been written yet", CELL_NOT_WRITTEN,
                    kind=Kind.MISSING, cause=error)
@@ -1172,7 +1192,9 @@ async def _judge_learner_test(test, app, api):
         if await _run_learner_test(test, broken, api) is None:
             raise Fail(f"your test to fail against a dashboard that {bug}", "it passed", MISSED_BUG.format(bug=bug))
     _current["app"] = app
+    started = time.perf_counter()
     error = await _run_learner_test(test, app, api)
+    _excuse_timeouts(error, control, started)
     if error is not None:
         raise Fail(f"your test to pass against your app ({app.where()})", _test_failure(error), YOUR_APP_FAILS,
                    cause=error)
@@ -1202,7 +1224,7 @@ async def check_dashboard_tests(ctx, test_dashboard, app):
         raise Fail("`test_dashboard` defined with `async def`", "a plain function",
                    NOT_ASYNC.format(name="test_dashboard"))
     api = upstream()
-    await ctx.call(_judge_learner_test, test_dashboard, app, api, what="your test", timeout=140)
+    await ctx.call(_judge_learner_test, test_dashboard, app, api, ctx.control, what="your test", timeout=140)
     return "It passes against the worked answer and your app, and catches each of the five broken dashboards."
 
 
@@ -1349,7 +1371,6 @@ async def check_ship_it(ctx, app):
             path = f"/dashboard/{slug}/"
             best = {"mine": None, "reference": None}
             errors = {}
-            started = time.perf_counter()
             for rnd in range(2):
                 order = [("mine", mine), ("reference", reference)]
                 for key, server in (order if rnd % 2 == 0 else order[::-1]):
@@ -1360,7 +1381,6 @@ async def check_ship_it(ctx, app):
                     p99 = result.p(99)
                     if result.completed and (best[key] is None or p99 < best[key]):
                         best[key] = p99
-            ended = time.perf_counter()
             called = len([c for c in api.calls if c.city == slug])
         finally:
             await mine.stop()
@@ -1375,7 +1395,9 @@ async def check_ship_it(ctx, app):
                    UPSTREAM_UNDER_LOAD.format(calls=called))
     mine_p99, ref_p99 = best["mine"], best["reference"] or best["mine"]
     allowed = max(BUDGET_P99, RATIO * ref_p99)
-    if ctx.exceeds(mine_p99, allowed, started, ended):  # Busy when the machine's stalls explain it
+    if mine_p99 > allowed:
+        if ctx.attempt == 1 and mine_p99 < 2 * allowed:  # a near miss: measured once more before judging
+            raise Busy(f"p99 {mine_p99:.2f} s against {allowed:.2f} s allowed, close enough to measure again")
         raise Fail(f"p99 under {BUDGET_P99:g} s at {CLIENTS} clients (or within {RATIO:g}x the worked answer's)",
                    f"p99 {mine_p99:.2f} s (the worked answer: {ref_p99:.2f} s)",
                    OVER_BUDGET.format(mine=f"{mine_p99:.2f} s", reference=f"{ref_p99:.2f} s", ratio=RATIO,
