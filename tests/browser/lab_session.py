@@ -2,8 +2,9 @@
 
 `make lab` starts JupyterLab as a learner would; Playwright drives the system's Chromium (never a
 downloaded one: `playwright install` needs the internet). The session opens the working copy of
-chapter 00, runs all of it, commits a prediction, sees a check's verdict, follows the lesson's links
-to chapter 01's exercises, types an answer, runs its check, saves, and stops the lab with Ctrl+C.
+chapter 00, runs all of it, sees a check's verdict, runs a question again, commits a prediction and
+sees it held, follows the lesson's links to chapter 01's exercises, types an answer, runs its check,
+saves, and stops the lab with Ctrl+C.
 Then: the outputs are in the working copies, the course's notebooks are byte for byte unchanged,
 and git sees nothing new.
 
@@ -160,6 +161,11 @@ def run_all_and_wait(page, seconds):
            }""", timeout=seconds * 1000)
 
 
+def output_with(where, text):
+    """The cell outputs that show `text` (a verdict, a reveal: a word in bold, then the rest)."""
+    return where.locator(".jp-OutputArea-output", has_text=text)
+
+
 def save(page, path, until):
     current_panel(page).locator(".jp-Notebook").first.click(position={"x": 5, "y": 5})
     page.keyboard.press("Escape")
@@ -202,10 +208,23 @@ def test_a_learner_session_in_jupyterlab(chromium, tmp_path):
         wait_for_kernel(lab, token, WORK / "00 lesson - welcome.ipynb")
         run_all_and_wait(page, seconds=240)
         panel = current_panel(page)
-        panel.locator(".widget-radio-box label").first.click()
-        panel.get_by_role("button", name="Commit").click()
-        panel.get_by_text("Locked in:").wait_for()
-        assert panel.get_by_text("00.city-count: passed").count() == 1
+        assert output_with(panel, "PASSED · 00.city-count").count() == 1
+        assert output_with(panel, "NOT YET · 00.city-count").count() == 1
+        # Run All showed the answer under the demo at once; a learner runs the question again, commits, then the demo.
+        assert output_with(panel, "ANSWER · The demo showed (b) It raises an error").count() == 1
+        question = panel.locator(".jp-CodeCell").filter(has_text="sync_call = coursekit.predict(")
+        question.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        question.locator(".widget-radio-box label").nth(1).click()
+        question.get_by_role("button", name="Commit").click()
+        question.get_by_text("Locked in:").wait_for()
+        demo = panel.locator(".jp-CodeCell").filter(has_text="sync_call.reveal(")
+        demo.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        output_with(demo, "HELD · You predicted (b) It raises an error").wait_for()
+        question.get_by_text("It held.").wait_for()
+        held = json.loads(progress_file.read_text())["predictions"]
+        assert [entry["held"] for entry in held.values()] == [True], held
         lesson_copy = save(page, WORK / "00 lesson - welcome.ipynb",
                            until=lambda nb: all(c.execution_count for c in nb.cells if c.cell_type == "code"))
         assert sum(bool(c.outputs) for c in lesson_copy.cells if c.cell_type == "code") >= 10
@@ -229,8 +248,8 @@ def test_a_learner_session_in_jupyterlab(chromium, tmp_path):
         page.keyboard.insert_text(answer)
         page.keyboard.press("Escape")
         run_all_and_wait(page, seconds=240)
-        assert current_panel(page).get_by_text(f"01.{EXERCISE}: passed").count() == 1
-        assert current_panel(page).get_by_text("01.request-counter: not yet").count() == 1
+        assert output_with(current_panel(page), f"PASSED · 01.{EXERCISE}").count() == 1
+        assert output_with(current_panel(page), "NOT YET · 01.request-counter").count() == 1
         exercise_copy = save(page, exercise_path, until=lambda nb: nb.cells[answer_index].source == answer
                              and nb.cells[check_index].outputs)
         assert "passed" in json.dumps(exercise_copy.cells[check_index].outputs)
