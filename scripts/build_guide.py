@@ -138,10 +138,11 @@ def schedule(workshop, chapters, times, rate):
         estimates = exercise_estimates(chapter, rate)
         if slugs:
             solution = figures(solution_path(chapter["number"]), times)
-            checks = {slug: fig for s in solution["sections"] for slug, fig in s.get("checks", {}).items()}
-            cells += solution["sections"][0]["wall_s"] + sum(checks[slug]["wall_s"] for slug in slugs)
+            # the solution's set-up, then each exercise's section: its answer cells and its check
+            where = {slug: s["wall_s"] for s in solution["sections"] for slug in s.get("checks", {})}
+            cells += solution["sections"][0]["wall_s"] + sum(where[slug] for slug in slugs)
         work = sum(estimates[slug] for slug in slugs)
-        rows.append({"chapter": chapter, "sections": picked, "titles": [lesson["sections"][i]["title"] for i in picked],
+        rows.append({"chapter": chapter, "sections": picked, "titles": [chapter["sections"][i] for i in picked],
                      "exercises": slugs, "cells_s": cells, "teach": teach, "work": work,
                      "minutes": round_up(max(teach, cells / 60) + work), "note": block.get("note", "")})
     return rows
@@ -330,11 +331,11 @@ def render_nudges_page(nudges):
     rows, _, total = nudge_hits()
     lines = ["# Every nudge id", "",
              "A check that does not pass shows a nudge with its id, such as `(ch03.W004)`. `ck.*` ids are shared",
-             "by every chapter (the `E` ones: the answer could not be judged as written; `B001`: the machine was",
+             "by every chapter (the `E` ones: the answer raised, or could not run at all; `B001`: the machine was",
              "too busy to judge), `chNN.*` ids belong to chapter NN. \"Rows\" counts the wrong answers in the",
              f"wrong-answer tables (tests/answers/, {total} in all) that get the id. The most frequent are",
              "explained in [the instructors' guide](instructors.md#the-nudge-ids-learners-meet-most).", "",
-             "Written by `make guide` from the check modules (coursekit/exercises.py, coursekit/checks/).", ""]
+             "Written by `make guide` from the check modules (coursekit/exercises.py, coursekit/checks/)."]
     groups = collections.defaultdict(list)
     for nudge_id in sorted(nudges):
         groups[chapter_of(nudge_id)].append(nudge_id)
