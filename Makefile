@@ -57,6 +57,8 @@ progress: setup
 
 lock: setup
 	$(PY) -m uv pip compile requirements.in -o requirements.txt --python-version 3.12 --no-header --annotation-style line -q
+	# The hub's pins (hub/requirements.txt) on top of the course's, so both install together.
+	$(PY) -m uv pip compile hub/requirements.in -c requirements.txt -o hub/requirements.txt --python-version 3.12 --no-header --annotation-style line -q
 
 html: setup
 	@$(PY) scripts/build_site.py site $(if $(filter 1 yes true,$(SOLUTIONS)),--solutions)

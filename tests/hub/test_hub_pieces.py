@@ -136,3 +136,22 @@ def test_the_course_comes_first_on_the_kernels_path(course_hub, tmp_path):
 ])
 def test_the_course_work_page_opens_only_paths_inside_the_course(course_hub, opened, target):
     assert course_hub.path_in("async-django-course", opened) == target
+
+
+def pins(path):
+    found = {}
+    for line in path.read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if "==" in requirement:
+            name, version = requirement.split("==")
+            found[name.strip().lower()] = version.strip()
+    return found
+
+
+def test_the_hubs_pins_agree_with_the_courses():
+    """hub/setup installs both files together: a package pinned in both must have one version
+    (`make lock` re-pins both)."""
+    course, hub_pins = pins(ROOT / "requirements.txt"), pins(ROOT / "hub" / "requirements.txt")
+    assert {"jupyterhub", "nbgitpuller"} <= hub_pins.keys()
+    assert {name: (version, course[name]) for name, version in hub_pins.items()
+            if name in course and course[name] != version} == {}
