@@ -80,6 +80,7 @@ def test_environment_yml_installs_the_pins_and_the_course_on_the_course_python()
 def test_postbuild_and_setup_env_write_the_same_settings(tmp_path):
     postbuild = (ROOT / "postBuild").read_text()
     assert os.access(ROOT / "postBuild", os.X_OK) and "scripts/jupyter-settings" in postbuild
+    assert "python -m coursekit work" in postbuild   # Binder's learners get working copies, as with make lab
     assert 'scripts/jupyter-settings "$VENV"' in (ROOT / "scripts/setup-env").read_text()
     subprocess.run([str(ROOT / "scripts/jupyter-settings"), str(tmp_path)], check=True)
     overrides = json.loads((tmp_path / "share/jupyter/lab/settings/overrides.json").read_text())
