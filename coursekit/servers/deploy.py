@@ -106,7 +106,7 @@ def lifespan_lines(server):
     return [line.strip() for line in server.log_text().splitlines() if "lifespan" in line.lower()]
 
 
-async def speaks_http2(url, timeout=5.0):
+async def speaks_http2(url, timeout=20.0):
     """Ask for /health/ over HTTP/2 without TLS (h2c with prior knowledge): "HTTP/2" or what went wrong."""
     import httpx
 
