@@ -26,7 +26,8 @@ from ..errors import describe
 from ..logs import capture_log
 from ..exercises import NOT_ASYNC, UNAWAITED_USED, Busy, Chapter, Fail, Kind
 from ..sandbox import run_sync
-from .common import calls_for, fresh_upstream, overlap_report, peak, reject_unawaited, require_async, upstream
+from .common import (calls_for, fresh_upstream, overlap_report, peak, reject_unawaited, require_async, settle,
+                     upstream)
 
 chapter = Chapter("11", "Capstone: a live trip dashboard")
 
@@ -76,6 +77,10 @@ WRONG_FEEDS = chapter.nudge(
     "W015", "not the feeds asked for",
     "Return {{service: feed}} for exactly the services asked for (the `services` argument), each feed the JSON "
     "`fetch(session, service, slug)` gave for the city asked for (the `slug` argument).")
+TOO_EARLY = chapter.nudge(
+    "W017", "gave up before the budget",
+    "A feed that answered well within the budget ({budget:g} s here) came back as None: the call gave up "
+    "earlier. Time the feeds with the `budget` argument, not BUDGET or a number of your own.")
 LATE_RAISES = chapter.nudge(
     "W016", "a late feed raised",
     "A late feed raised {error} out of city_feeds. Past the budget a feed becomes None, and the others are "
@@ -443,12 +448,14 @@ def _timed_out():
 
 
 # --- 1. fan-out within a budget ---------------------------------------------------------------------
-def _excuse_late_answers(api, slug, services, started, budget):
-    """Busy when a feed that should have been in time was answered late by the upstream itself (a busy
-    machine slowed the server, not the learner's code)."""
+async def _excuse_late_answers(api, slug, services, started, budget):
+    """Busy when a feed that should have been in time was late at the upstream itself (a busy machine slowed
+    the server, not the learner's code). A call the learner gave up on early ended early, and one never
+    made is not logged at all: no excuse for either."""
+    await settle(api)
     for service in services:
-        answered = [c.end for c in calls_for(api, slug) if c.service == service and c.status == 200]
-        if not answered or min(answered) - started > budget * 0.8:
+        ends = [c.end for c in calls_for(api, slug) if c.service == service]
+        if ends and min(ends) - started > budget * 0.8:
             raise Busy(f"{service} answered in time (the upstream itself was late)")
 
 
@@ -488,17 +495,24 @@ async def check_fan_out(ctx, app):
     rng = _rng()
     first, second, third = await _cities(3)
 
-    # Every feed in time: the same JSON as the upstream's, fetched at the same time.
+    # Every feed in time (one takes longer than the module's BUDGET, within this call's budget): the same
+    # JSON as the upstream's, fetched at the same time.
+    slowish = rng.choice(SERVICES)
     async with fresh_upstream() as api:
-        api.configure(latency={s: round(rng.uniform(0.3, 0.45), 2) for s in SERVICES})
-        budget = round(rng.uniform(1.6, 2.0), 1)
+        latency = {s: round(rng.uniform(0.3, 0.45), 2) for s in SERVICES}
+        latency[slowish] = round(rng.uniform(1.25, 1.4), 2)
+        api.configure(latency=latency)
+        budget = round(rng.uniform(2.0, 2.3), 1)
         what = f"`city_feeds({first!r}, {budget:g})`"
         started_a = time.perf_counter()
         got = await ctx.call(city_feeds, first, budget, allow_block=ALLOW_BLOCK, what=what, timeout=budget + 8)
         reject_unawaited(got, what)
         _judge_feeds(got, first, SERVICES, what)
         missing = [s for s in SERVICES if got[s] is None or isinstance(got[s], BaseException)]
-        _excuse_late_answers(api, first, missing, started_a, budget)
+        await _excuse_late_answers(api, first, missing, started_a, budget)
+        if missing == [slowish]:
+            raise Fail(f"{what}: every feed ({slowish} answers after {latency[slowish]:g} s)", f"{slowish}: None",
+                       TOO_EARLY.format(budget=budget))
         if missing:
             raise Fail(f"{what}: every feed (each answered within {budget:g} s)",
                        f"{', '.join(missing)}: {_show(got[missing[0]])}", WRONG_FEEDS)
@@ -528,7 +542,7 @@ async def check_fan_out(ctx, app):
         if got[late] is not None:
             raise Fail(f"{late}: None", f"{late}: {_show(got[late])}", FAILED_NOT_NONE.format(got=_show(got[late])))
         if got[fine] is None:
-            _excuse_late_answers(api, second, [fine], started, budget)
+            await _excuse_late_answers(api, second, [fine], started, budget)
             raise Fail(f"{fine}: its feed (it answered in time)", f"{fine}: None", ALL_OR_NOTHING)
         limit = budget + 0.4
         if ctx.exceeds(took, limit, started):
