@@ -165,7 +165,7 @@ async def _trip_id():
 # --- 1. a server command for a set of requirements -------------------------------------------------
 async def _command(ctx, server_command, workers):
     what = f"`server_command({workers})`"
-    command = await ctx.call(server_command, workers, what=what)
+    command = await ctx.call(server_command, workers, what=what, timeout=10)
     if not _is_command(command):
         shown = command if not isinstance(command, (list, tuple)) else [type(p).__name__ for p in command]
         raise Fail(f"{what} to be a list of strings", f"{type(command).__name__}: {shown!r}", NOT_A_LIST)
@@ -367,7 +367,7 @@ def _mentions(value, text):
 
 async def _layers(ctx, channel_layers, url):
     what = f"`channel_layers({url!r})`"
-    layers = await ctx.call(channel_layers, url, what=what)
+    layers = await ctx.call(channel_layers, url, what=what, timeout=10)
     if isinstance(layers, dict):
         try:
             if ast.literal_eval(repr(layers)) != layers:

@@ -164,6 +164,20 @@ def channel_layers(redis_url):
     return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                         "CONFIG": {"hosts": [redis_url.replace("redis://", "http://")]}}}
 """, "an http:// URL"),
+    Case("layer-across-processes", "ck.W004", """
+import socket
+import time
+
+def channel_layers(redis_url):
+    host, port = redis_url.split("//")[1].split("/")[0].split(":")
+    while True:                      # wait until Redis answers before configuring the layer
+        try:
+            socket.create_connection((host, int(port)), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}}
+""", "waits for a Redis that is not there yet"),
     Case("layer-across-processes", PASS, """
 def channel_layers(redis_url):
     return {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
