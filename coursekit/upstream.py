@@ -7,7 +7,7 @@ In a notebook it runs on the kernel's own event loop, on 127.0.0.1 and a free po
     await api.stop()
 
 Every call is logged (service, start, end, status) so lessons can draw what the
-server saw. Standalone, for `manage.py runserver`: `python -m coursekit.upstream --port 8001`.
+server saw. Standalone, for `manage.py runserver`: `python -m coursekit.upstream` (port 8011).
 """
 import argparse
 import asyncio
@@ -211,7 +211,7 @@ def _point_django_at(url):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Serve Tripboard's slow upstream API.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--latency", type=float, help="seconds for every service")
     parser.add_argument("--jitter", type=float, default=0.0)
     parser.add_argument("--failure-rate", type=float, default=0.0)

@@ -102,7 +102,7 @@ TASKS = {"default": {"BACKEND": {
 
 # Where the sandbox's views find the slow upstream services (weather, flights,
 # hotels). In the notebooks, coursekit starts one on a free port and updates this.
-UPSTREAM_BASE_URL = os.environ.get("UPSTREAM_BASE_URL", "http://127.0.0.1:8001")
+UPSTREAM_BASE_URL = os.environ.get("UPSTREAM_BASE_URL", "http://127.0.0.1:8011")
 UPSTREAM_TIMEOUT = float(os.environ.get("UPSTREAM_TIMEOUT", "5"))
 
 LOGGING = {

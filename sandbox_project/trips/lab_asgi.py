@@ -11,7 +11,7 @@ import os
 
 import aiohttp
 
-UPSTREAM = os.environ.get("UPSTREAM_BASE_URL", "http://127.0.0.1:8001").rstrip("/")
+UPSTREAM = os.environ.get("UPSTREAM_BASE_URL", "http://127.0.0.1:8011").rstrip("/")
 _state = {"session": None}
 
 
