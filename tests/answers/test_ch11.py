@@ -149,6 +149,14 @@ async def city_feeds(slug, budget=BUDGET, services=SERVICES):
             await asyncio.wait(late)
     return {s: None if t.cancelled() or t.exception() else t.result() for s, t in tasks.items()}
 """, "every service, whatever `services` asks for"),
+    row("fan-out", "ck.W004", "feeds.py", """
+async def city_feeds(slug, budget=BUDGET, services=SERVICES):
+    async with aiohttp.ClientSession() as session:
+        tasks = {s: asyncio.create_task(fetch(session, s, slug)) for s in services}
+        while not all(task.done() for task in tasks.values()):
+            pass  # wait until they are all done (never: the loop cannot run them)
+    return {s: t.result() for s, t in tasks.items()}
+""", "a busy wait that never lets the loop run: stopped, with an explanation"),
     row("fan-out", "ch11.W001", "feeds.py", """
 async def city_feeds(slug, budget=BUDGET, services=SERVICES):
     raise NotImplementedError()
