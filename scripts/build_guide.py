@@ -238,6 +238,11 @@ def render_chapters(chapters, times):
     return "\n".join(lines).rstrip() + "\n"
 
 
+def span(shares):
+    low, high = f"{min(shares):.0%}", f"{max(shares):.0%}"
+    return low if low == high else f"{low} to {high}"
+
+
 def render_times(times):
     lines = ["| notebook | Run All (wall) | CPU | kernel start | load 1-min before → after (peak) | cores busy | measured |",
              "|---|---|---|---|---|---|---|"]
@@ -255,8 +260,8 @@ def render_times(times):
                   f"Run All, {sum(t['cpu_s'] for t in lessons) / 60:.1f} minutes of CPU. Measured on "
                   f"{machine.get('cpus', '?')} cores ({machine.get('system', '?')}, Python "
                   f"{machine.get('python', '?')}) with a 1-minute load average of {min(loads):.1f} to "
-                  f"{max(loads):.1f} and the cores {min(busy):.0%} to {max(busy):.0%} busy while the "
-                  "notebooks ran (their own work included)."]
+                  f"{max(loads):.1f} and the cores {span(busy)} busy while the notebooks ran (their own "
+                  "work included)."]
     return "\n".join(lines) + "\n"
 
 
