@@ -212,7 +212,7 @@ SERVER_DOWN = chapter.nudge(
     "import.")
 PAGE_BROKEN = chapter.nudge(
     "W071", "the page over HTTP",
-    "Served by uvicorn, {what} answered {got}. The earlier checks ran your functions one at a time; here the "
+    "Served by uvicorn, {what} did not answer as it should (under Got). The earlier checks ran your functions one at a time; here the "
     "page calls them together (views.py): run those checks again, and look at the server's answer.")
 NO_LIVE_UPDATE = chapter.nudge(
     "W072", "no update reached the browser",
@@ -257,7 +257,7 @@ def explain(exc, what):
         where = _app_file(exc, app)
         frames = traceback.extract_tb(exc.__traceback__)
         name = frames[-1].name if frames else "it"
-        return Fail(f"{what} to be written", "NotImplementedError: it has not been written yet",
+        return Fail(f"`{name}` to be written", "NotImplementedError: it has not been written yet",
                     NOT_WRITTEN.format(name=name, file=f"{app.where() if app else 'dashboard/'}{where or ''}"),
                     kind=Kind.MISSING, cause=exc)
     if isinstance(exc, UpstreamError):
@@ -1284,9 +1284,24 @@ async def _get(http, url):
             try:
                 return response.status, json.loads(text)
             except ValueError:
-                return response.status, text[:120]
+                return response.status, "an HTML error page" if "<html" in text else text[:120]
     except (aiohttp.ClientError, TimeoutError) as exc:
         return None, f"{type(exc).__name__}: {exc}"
+
+
+def _server_error(server):
+    """The last exception the server logged (`NotImplementedError: ...`), or ''."""
+    import re
+
+    lines = [line.strip() for line in server.log_text().splitlines()]
+    found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Operation|Interrupt)\b.*", line)]
+    return f"; the server logged {found[-1][:160]}" if found else ""
+
+
+def _broken_page(server, what, status, data):
+    shown = f"HTTP {status}: {_show(data)[:100]}" if isinstance(data, (dict, list)) else f"HTTP {status}, {data}"
+    got = shown + _server_error(server)
+    return Fail(what, got, PAGE_BROKEN.format(what=what.split(":")[0], got=got))
 
 
 async def _drive(server, api, http):
@@ -1298,13 +1313,11 @@ async def _drive(server, api, http):
     want_trips = await run_sync(_expected_trips, first)
     want = {s: _payload(s, first) for s in SERVICES}
     if status != 200 or not isinstance(data, dict) or data.get("feeds") != want or data.get("trips") != want_trips:
-        raise Fail(f"GET /dashboard/{first}/: 200 with its feeds and trips", f"{status} {_show(data)}",
-                   PAGE_BROKEN.format(what=f"GET /dashboard/{first}/", got=f"{status} {_show(data)[:100]}"))
+        raise _broken_page(server, f"GET /dashboard/{first}/: 200 with its feeds and trips", status, data)
     nowhere = f"nowhere-{secrets.token_hex(3)}"
     status, data = await _get(http, f"{server.url}/dashboard/{nowhere}/")
     if status != 404:
-        raise Fail(f"GET /dashboard/{nowhere}/: 404", f"{status}",
-                   PAGE_BROKEN.format(what=f"GET /dashboard/{nowhere}/", got=str(status)))
+        raise _broken_page(server, f"GET /dashboard/{nowhere}/: 404", status, data)
     failing = _rng().choice(SERVICES)
     api.configure(fail=failing)
     try:
@@ -1313,9 +1326,8 @@ async def _drive(server, api, http):
         api.configure(fail=())
     feeds = data.get("feeds") if isinstance(data, dict) else None
     if status != 200 or not isinstance(feeds, dict) or feeds.get(failing) is not None:
-        raise Fail(f"GET /dashboard/{second}/ with {failing} down: 200, {failing} None", f"{status} {_show(data)}",
-                   PAGE_BROKEN.format(what=f"GET /dashboard/{second}/ with {failing} down",
-                                      got=f"{status} {_show(data)[:100]}"))
+        raise _broken_page(server, f"GET /dashboard/{second}/ with {failing} down: 200, {failing} None", status,
+                           data)
     ws_url = server.url.replace("http://", "ws://") + f"/ws/dashboard/{first}/"
     try:
         ws = await http.ws_connect(ws_url, headers={"Origin": server.url})
@@ -1326,7 +1338,7 @@ async def _drive(server, api, http):
         async with http.post(f"{server.url}/dashboard/{first}/refresh/") as response:
             posted = response.status
         if posted != 202:
-            raise Fail(f"POST /dashboard/{first}/refresh/: 202", str(posted),
+            raise Fail(f"POST /dashboard/{first}/refresh/: 202", f"HTTP {posted}{_server_error(server)}",
                        NO_LIVE_UPDATE.format(detail=f"the refresh answered {posted}"))
         try:
             message = await ws.receive_json(timeout=2 * WAIT)
