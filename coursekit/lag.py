@@ -66,9 +66,12 @@ class Gaps:
         return [(s, e) for s, e in self.spans if e - s > seconds]
 
 
-# Frames in these directories are the standard library's or installed packages', not yours.
+# Frames in these directories are the standard library's, installed packages' or this toolkit's
+# (the threads and loops it runs your code on), not yours: a loop starved while it waits in
+# select() shows only those frames, and none of them is the line to blame.
 _NOT_YOURS = tuple(sorted({os.path.join(os.path.realpath(sysconfig.get_paths()[key]), "")
-                           for key in ("stdlib", "platstdlib", "purelib", "platlib")}))
+                           for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+                          | {os.path.join(os.path.dirname(os.path.realpath(__file__)), "")}))
 
 
 def _is_yours(frame):

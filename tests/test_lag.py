@@ -110,3 +110,17 @@ def test_the_sampler_stops_when_the_block_raises():
 def test_where_is_none_without_code_of_yours():
     stall = Stall(0.0, 0.3, [])
     assert stall.where is None and "no stack" in str(stall)
+
+
+def test_the_toolkits_own_frames_are_not_yours():
+    # A loop starved while it waits in select(): its thread's stack holds the standard library's
+    # frames and the toolkit's (the thread it runs on), none of them the line to blame.
+    import traceback
+
+    import coursekit.guard
+
+    toolkit = traceback.FrameSummary(coursekit.guard.__file__, 40, "run_loop_thread")
+    stdlib = traceback.FrameSummary(threading.__file__, 1000, "run")
+    learner = traceback.FrameSummary("<ipython-input-3>", 2, "load_rates")
+    assert Stall(0.0, 0.3, [stdlib, toolkit]).where is None
+    assert Stall(0.0, 0.3, [stdlib, toolkit, learner]).where is learner
