@@ -267,7 +267,7 @@ def render_times(times):
 
 def render_schedule(workshop, chapters, times, rate):
     rows = schedule(workshop, chapters, times, rate)
-    lines = ["| block | chapter and sections | exercises | cells run (measured) | minutes |",
+    lines = ["| starts | chapter and sections | exercises | cells run (measured) | minutes |",
              "|---|---|---|---|---|"]
     clock = 0
     for row in rows:
