@@ -323,7 +323,7 @@ def render_top_nudges(nudges):
     _, _, total = nudge_hits()
     lines = [f"Ranked by how many of the {total} wrong answers in the course's wrong-answer tables "
              "(tests/answers/, answers learners really write) get each id; a row that names two ids counts "
-             "for both.", "",
+             "for both. *Exercises*: how many different exercises those rows belong to.", "",
              "| id | chapter | title | rows | exercises | what it means |", "|---|---|---|---|---|---|"]
     for nudge_id, count, exercises_hit in top_nudges(nudges):
         n = nudges[nudge_id]
