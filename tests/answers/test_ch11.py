@@ -6,7 +6,9 @@ version (so it replaces it, the way a learner's file would), and the check reads
 reads a learner's `work/capstone/dashboard/`. Rows of the tests exercise are test functions, run
 against the worked answer (or a copy with a bug of the learner's).
 """
+import atexit
 import itertools
+import os
 import shutil
 import tempfile
 import textwrap
@@ -18,8 +20,11 @@ from coursekit import capstone
 from tests.answers.harness import PASS, Case, verdict_problem
 
 CHAPTER = "11"
-_FOLDER = Path(tempfile.mkdtemp(prefix="capstone-table-"))
+# One folder per process, whichever module object asks for it (the rows import app_with by name), removed
+# when the table ends and, in any case, when Python exits.
+_FOLDER = Path(tempfile.gettempdir()) / f"capstone-table-{os.getpid()}"
 _COUNT = itertools.count(1)
+atexit.register(shutil.rmtree, _FOLDER, True)
 
 
 def app_with(files):
@@ -33,7 +38,7 @@ def app_with(files):
             changed[filename] = code[1:]
         else:
             changed[filename] = reference.path(filename).read_text() + "\n\n# The learner's version:\n" + code
-    folder = _FOLDER / f"app-{next(_COUNT)}"
+    folder = _FOLDER / f"app-{next(_COUNT)}-{os.urandom(3).hex()}"
     copy = capstone.variant(reference, changed, "dashboard", into=folder)
     return capstone.App(copy.folder)  # as the learner's app: the package `dashboard`
 
