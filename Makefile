@@ -25,7 +25,7 @@ help:
 	@echo "make wheelhouse  every pinned wheel in ./wheelhouse: installs then need no network"
 	@echo "               (PLATFORMS=\"win_amd64 macosx_15_0_arm64\" adds other machines, for a USB stick)"
 	@echo "make grade-test   real nbgrader on chapter 01: blank scores 0, solved full marks"
-	@echo "make lab-figures  chapter 09's sweeps at full length, 3 runs, into docs/lab-figures.md (about 7 minutes)"
+	@echo "make lab-figures  chapter 09's sweeps at full length, 3 runs, into docs/lab-figures.md (about 6 minutes)"
 	@echo "make offline-test  a fresh install from ./wheelhouse with no network (needs root and unshare)"
 	@echo "make times     measure Run All of every lesson and solution (NOTEBOOKS=\"notebooks/03-*.ipynb\": only those)"
 	@echo "make guide     rewrite the tables of docs/instructors.md, and docs/nudges.md"
