@@ -6,7 +6,7 @@ PORT ?= 8888
 # measured 51-54 s against 69 s for the whole suite.
 PYTEST_WORKERS ?= 3
 
-.PHONY: help setup lab reset test test-fast browser-test notebooks exercises progress lock html clean \
+.PHONY: help setup lab reset test test-fast browser-test browser-test-all notebooks exercises progress lock html clean \
         doctor wheelhouse grade-test offline-test times guide
 
 help:
@@ -66,6 +66,10 @@ html: setup
 # JupyterLab from `make lab`, driven in Chromium (the system's; see tests/browser/). CI runs it after `make test`.
 browser-test: setup
 	$(PY) -m pytest -q -p no:cacheprovider tests/browser/lab_session.py
+
+# Every lesson and every exercise notebook (worked answers typed in) run in JupyterLab in Chromium.
+browser-test-all: setup
+	$(PY) -m pytest -q -p no:cacheprovider -s tests/browser/every_chapter.py
 
 # A JupyterHub for the course on this machine (docs/hub.md): hub/.venv and the proxy, then the hub
 # on 127.0.0.1:8000. COURSE_HUB_PASSWORD=... is the learners' password (unset: any password).
