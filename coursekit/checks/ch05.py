@@ -14,7 +14,7 @@ from decimal import Decimal
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 
 from ..exercises import RAISED, UNAWAITED_USED, UNSAFE_FLAG, WRONG_ARGS, Busy, Chapter, Fail, Kind
-from .common import find, reject_unawaited, require_async, require_callable
+from .common import find, on_a_loop, reject_unawaited, require_async, require_callable
 
 chapter = Chapter("05", "The async ORM")
 
@@ -296,14 +296,6 @@ def _learner_frame_on_stack(skip):
     return False
 
 
-def _on_a_loop():
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 class _QueryCounter:
     """Count the SQL statements Django runs, on any thread, inside a with block; note for each whether
     learner code (a sync function run by sync_to_async) was on the stack when it ran, and whether it ran on
@@ -324,7 +316,7 @@ class _QueryCounter:
                 sql = getattr(record, "sql", None)
                 if sql and not sql.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "BEGIN")):
                     outer.statements.append((sql, _learner_frame_on_stack(skip)))
-                    outer.on_loop += _on_a_loop()
+                    outer.on_loop += on_a_loop()
 
         self._logger = logging.getLogger("django.db.backends")
         self._handler = Collect(level=logging.DEBUG)

@@ -17,7 +17,7 @@ import secrets
 import warnings
 
 from ..exercises import NOT_WRITTEN, UNAWAITED_USED, Chapter, Fail, Kind
-from .common import require_async, require_callable
+from .common import as_default_layer, require_async, require_callable
 
 chapter = Chapter("06", "Real time with Channels")
 
@@ -175,21 +175,9 @@ def _recording_layer():
     return RecordingLayer()
 
 
-@contextlib.contextmanager
 def fresh_layer():
     """A fresh recording layer as the default channel layer, for one run (the old one comes back)."""
-    from channels.layers import channel_layers
-
-    layer = _recording_layer()
-    old = channel_layers.backends.get("default")
-    channel_layers.backends["default"] = layer
-    try:
-        yield layer
-    finally:
-        if old is None:
-            channel_layers.backends.pop("default", None)
-        else:
-            channel_layers.backends["default"] = old
+    return as_default_layer(_recording_layer())
 
 
 def _session_cookie(username):

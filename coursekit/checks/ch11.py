@@ -26,8 +26,8 @@ from ..errors import describe
 from ..logs import capture_log
 from ..exercises import NOT_ASYNC, UNAWAITED_USED, Busy, Chapter, Fail, Kind
 from ..sandbox import run_sync
-from .common import (calls_for, fresh_upstream, overlap_report, peak, reject_unawaited, require_async, settle,
-                     upstream)
+from .common import (as_default_layer, calls_for, fresh_upstream, on_a_loop, overlap_report, peak, reject_unawaited,
+                     require_async, settle, upstream)
 
 chapter = Chapter("11", "Capstone: a live trip dashboard")
 
@@ -361,7 +361,7 @@ class _CacheSpy:
         spy = self
 
         def method(*args, **kwargs):
-            if _on_a_loop():
+            if on_a_loop():
                 spy.on_loop.append(name)
             return original(*args, **kwargs)
         return method
@@ -373,14 +373,6 @@ class _CacheSpy:
             else:
                 setattr(self.cls, name, original)
         return False
-
-
-def _on_a_loop():
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _recording_layer():
@@ -408,20 +400,8 @@ def _recording_layer():
     return RecordingLayer()
 
 
-@contextlib.contextmanager
 def _fresh_layer():
-    from channels.layers import channel_layers
-
-    layer = _recording_layer()
-    old = channel_layers.backends.get("default")
-    channel_layers.backends["default"] = layer
-    try:
-        yield layer
-    finally:
-        if old is None:
-            channel_layers.backends.pop("default", None)
-        else:
-            channel_layers.backends["default"] = old
+    return as_default_layer(_recording_layer())
 
 
 async def _direct(coro_fn, *args, what, timeout=5.0):

@@ -124,3 +124,28 @@ def overlap_report(calls):
         return "no calls"
     t0 = calls[0].start
     return ", ".join(f"{c.service} {c.start - t0:.2f}-{c.end - t0:.2f} s" for c in calls)
+
+
+def on_a_loop():
+    """Is this thread running an event loop right now (learner code called from async code)?"""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def as_default_layer(layer):
+    """`layer` as Channels' default channel layer for one run; the old one comes back afterwards."""
+    from channels.layers import channel_layers
+
+    old = channel_layers.backends.get("default")
+    channel_layers.backends["default"] = layer
+    try:
+        yield layer
+    finally:
+        if old is None:
+            channel_layers.backends.pop("default", None)
+        else:
+            channel_layers.backends["default"] = old
